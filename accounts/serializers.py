@@ -1,0 +1,149 @@
+"""Request and response shapes for accounts endpoints."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework import serializers
+
+from config.errors import DomainError
+
+from .models import Block, User, UserSettings
+
+
+class PayloadTooLarge(DomainError):
+    """413: an upload is over its size limit."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class UserPublicSerializer(serializers.ModelSerializer):
+    """What anyone may see of another user: no email, birth date or position."""
+
+    name = serializers.CharField(source="display_name", read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "name", "full_name", "bio", "profile_photo", "roles", "vehicle_type"]
+        read_only_fields = fields
+
+
+class UserMeSerializer(serializers.ModelSerializer):
+    """The caller's own profile (``/api/users/me``, ``/api/auth/me``).
+
+    ``profile_photo`` is an image upload (multipart) of at most
+    ``UPLOAD_MAX_BYTES`` (5 MB); ``roles`` are role slugs.
+    """
+
+    roles = serializers.ListField(child=serializers.CharField(max_length=32), required=False, max_length=20)
+    profile_photo = serializers.ImageField(required=False, allow_null=False)
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "email",
+            "username",
+            "full_name",
+            "bio",
+            "profile_photo",
+            "birth_date",
+            "gender",
+            "roles",
+            "vehicle_type",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "email", "created_at", "updated_at"]
+        extra_kwargs = {"username": {"validators": []}}
+
+    def validate_profile_photo(self, value):
+        """Refuse photos over ``UPLOAD_MAX_BYTES`` with 413."""
+        if value.size > settings.UPLOAD_MAX_BYTES:
+            raise PayloadTooLarge(f"Profile photo is larger than {settings.UPLOAD_MAX_BYTES} bytes.")
+        return value
+
+
+class RegisterSerializer(serializers.Serializer):
+    """``POST /api/auth/register`` body."""
+
+    email = serializers.EmailField(max_length=254)
+    username = serializers.RegexField(r"^[A-Za-z0-9_.-]{3,32}$", max_length=32)
+    password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
+    full_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+
+
+class LoginSerializer(serializers.Serializer):
+    """``POST /api/auth/login`` body."""
+
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class TokenPairSerializer(serializers.Serializer):
+    """``{"access", "refresh"}`` JWTs."""
+
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class AuthResponseSerializer(TokenPairSerializer):
+    """Tokens and the caller's profile."""
+
+    user = UserMeSerializer()
+
+
+class RefreshInputSerializer(serializers.Serializer):
+    """``{"refresh"}``: a refresh JWT."""
+
+    refresh = serializers.CharField(max_length=2048)
+
+
+class FiltersSerializer(serializers.Serializer):
+    """``filters`` object: ``show_roles`` lists the roles the viewer wants to see (empty: all)."""
+
+    show_roles = serializers.ListField(child=serializers.CharField(max_length=32), max_length=20, default=list)
+
+
+class UserSettingsSerializer(serializers.ModelSerializer):
+    """Settings/preferences (seed 000 ``/api/settings``, seed 001 ``/api/users/preferences``).
+
+    ``search_radius_m`` in metres (1..50 000); ages in years (13..120).
+    """
+
+    visible_roles = serializers.ListField(child=serializers.CharField(max_length=32), max_length=20, required=False)
+    filters = FiltersSerializer(required=False)
+
+    class Meta:
+        model = UserSettings
+        fields = [
+            "location_sharing",
+            "visible_roles",
+            "filters",
+            "search_radius_m",
+            "preferred_pace",
+            "age_range_min",
+            "age_range_max",
+            "gender_preference",
+            "keep_location_history",
+            "updated_at",
+        ]
+        read_only_fields = ["updated_at"]
+
+
+class BlockSerializer(serializers.ModelSerializer):
+    """A block the caller made."""
+
+    user = UserPublicSerializer(source="blocked", read_only=True)
+
+    class Meta:
+        model = Block
+        fields = ["user", "created_at"]
+        read_only_fields = fields
+
+
+class SearchQuerySerializer(serializers.Serializer):
+    """``GET /api/search`` query parameters."""
+
+    query = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    role = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")

@@ -1,0 +1,148 @@
+"""Writes for accounts: registration, profile, settings, blocks.
+
+Every change that affects who sees whom on the live map tells the map
+(``geo.services.map_visibility_changed``) after the transaction commits.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+
+from config.errors import Conflict, InvalidInput, NotFound
+
+from .models import Block, User, UserSettings
+from .selectors import roles_validate, user_get, user_settings_get
+
+#: Settings fields that change what others may see of the user, or what the user sees.
+VISIBILITY_FIELDS = {"location_sharing", "visible_roles", "filters"}
+
+
+def _map_changed(*user_ids) -> None:
+    from geo.services import map_visibility_changed
+
+    for user_id in user_ids:
+        map_visibility_changed(user_id)
+
+
+def user_register(*, email: str, username: str, password: str, full_name: str = "") -> User:
+    """Create a user (and its settings row) after Django's password validators.
+
+    Raises :class:`InvalidInput` (400, ``fields.password``) for a weak
+    password and :class:`Conflict` (409) when the email or username is taken
+    (emails compare case-insensitively).
+    """
+    email = email.strip().lower()
+    candidate = User(email=email, username=username, full_name=full_name)
+    try:
+        validate_password(password, user=candidate)
+    except DjangoValidationError as exc:
+        raise InvalidInput("Password is too weak.", code="weak_password", fields={"password": list(exc.messages)})
+    taken = {}
+    if User.objects.filter(email__iexact=email).exists():
+        taken["email"] = ["A user with this email already exists."]
+    if User.objects.filter(username__iexact=username).exists():
+        taken["username"] = ["A user with this username already exists."]
+    if taken:
+        raise Conflict("Email or username already registered.", code="already_registered", fields=taken)
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(email=email, username=username, password=password, full_name=full_name)
+    except IntegrityError:
+        raise Conflict("Email or username already registered.", code="already_registered")
+
+
+def user_update(user: User, data: dict) -> User:
+    """Update profile fields of ``user`` from validated ``data``.
+
+    ``roles`` must be known role slugs (400 ``unknown_role``); a new
+    ``username`` must be free (409). Role changes refresh the live map.
+    """
+    if "roles" in data:
+        data["roles"] = roles_validate(data["roles"], field="roles")
+    if "username" in data and User.objects.filter(username__iexact=data["username"]).exclude(pk=user.pk).exists():
+        raise Conflict("Username already taken.", code="already_registered", fields={"username": ["Taken."]})
+    roles_changed = "roles" in data and list(data["roles"]) != list(user.roles)
+    old_photo = user.profile_photo.name if "profile_photo" in data else None
+    with transaction.atomic():
+        for field, value in data.items():
+            setattr(user, field, value)
+        user.save()
+        if roles_changed:
+            transaction.on_commit(lambda: _map_changed(user.pk))
+    if old_photo and old_photo != user.profile_photo.name:
+        user.profile_photo.storage.delete(old_photo)
+    return user
+
+
+def user_settings_update(user: User, data: dict) -> UserSettings:
+    """Update the settings of ``user`` from validated ``data``.
+
+    ``visible_roles`` and ``filters.show_roles`` must be known role slugs
+    (400); ``age_range_min`` must not exceed ``age_range_max`` (400).
+    Changing sharing, ``visible_roles`` or filters updates the live map.
+    """
+    row = user_settings_get(user)
+    if "visible_roles" in data:
+        data["visible_roles"] = roles_validate(data["visible_roles"], field="visible_roles")
+    if "filters" in data:
+        filters = data["filters"]
+        if not isinstance(filters, dict) or set(filters) - {"show_roles"}:
+            raise InvalidInput("Unknown filter.", fields={"filters": ["Only 'show_roles' is supported."]})
+        filters = {"show_roles": roles_validate(filters.get("show_roles") or [], field="filters.show_roles")}
+        data["filters"] = filters
+    age_min = data.get("age_range_min", row.age_range_min)
+    age_max = data.get("age_range_max", row.age_range_max)
+    if age_min is not None and age_max is not None and age_min > age_max:
+        raise InvalidInput(
+            "age_range_min is greater than age_range_max.",
+            fields={"age_range_min": ["Must not exceed age_range_max."]},
+        )
+    changed = {f for f, v in data.items() if getattr(row, f) != v}
+    with transaction.atomic():
+        for field, value in data.items():
+            setattr(row, field, value)
+        row.save()
+        if changed & VISIBILITY_FIELDS:
+            if "location_sharing" in changed and not row.location_sharing:
+                from geo.services import location_public_clear
+
+                location_public_clear(user.pk)
+            transaction.on_commit(lambda: _map_changed(user.pk))
+    return row
+
+
+def block_create(blocker: User, blocked_id) -> tuple[Block, bool]:
+    """Block ``blocked_id``; returns ``(block, created)``. Idempotent.
+
+    Raises :class:`NotFound` (404) for an unknown user and
+    :class:`InvalidInput` (400, ``cannot_block_self``) for oneself. Both
+    users' live maps drop each other.
+    """
+    target = user_get(blocked_id)
+    if target is None:
+        raise NotFound("User not found.")
+    if target.pk == blocker.pk:
+        raise InvalidInput("You cannot block yourself.", code="cannot_block_self")
+    with transaction.atomic():
+        block, created = Block.objects.get_or_create(blocker=blocker, blocked=target)
+        if created:
+            transaction.on_commit(lambda: _map_changed(blocker.pk, target.pk))
+    return block, created
+
+
+def block_delete(blocker: User, blocked_id) -> None:
+    """Remove the block ``blocker`` made on ``blocked_id``.
+
+    Raises :class:`NotFound` (404) when the user does not exist or is not
+    blocked by ``blocker``.
+    """
+    target = user_get(blocked_id)
+    if target is None:
+        raise NotFound("User not found.")
+    with transaction.atomic():
+        deleted, _ = Block.objects.filter(blocker=blocker, blocked=target).delete()
+        if not deleted:
+            raise NotFound("This user is not blocked.", code="not_blocked")
+        transaction.on_commit(lambda: _map_changed(blocker.pk, target.pk))

@@ -1,0 +1,33 @@
+"""Throttles for the anonymous auth endpoints (rates from ``THROTTLE_*`` settings)."""
+
+from rest_framework.throttling import SimpleRateThrottle
+
+
+class LoginIPThrottle(SimpleRateThrottle):
+    """``THROTTLE_LOGIN`` login attempts per client IP."""
+
+    scope = "login"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class LoginAccountThrottle(SimpleRateThrottle):
+    """``THROTTLE_LOGIN`` login attempts per account (the submitted email, lower-cased)."""
+
+    scope = "login_account"
+
+    def get_cache_key(self, request, view):
+        email = request.data.get("email") if hasattr(request, "data") and isinstance(request.data, dict) else None
+        if not isinstance(email, str) or not email:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": email.strip().lower()[:254]}
+
+
+class RegisterIPThrottle(SimpleRateThrottle):
+    """``THROTTLE_REGISTER`` registrations per client IP."""
+
+    scope = "register"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

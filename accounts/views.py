@@ -1,0 +1,238 @@
+"""Thin REST views for accounts; rules live in ``services``/``selectors``."""
+
+from __future__ import annotations
+
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.views import TokenRefreshView
+
+from config.errors import Forbidden
+
+from . import selectors, services
+from .serializers import (
+    AuthResponseSerializer,
+    BlockSerializer,
+    LoginSerializer,
+    RefreshInputSerializer,
+    RegisterSerializer,
+    SearchQuerySerializer,
+    TokenPairSerializer,
+    UserMeSerializer,
+    UserPublicSerializer,
+    UserSettingsSerializer,
+)
+from .throttles import LoginAccountThrottle, LoginIPThrottle, RegisterIPThrottle
+
+
+def _tokens_for(user) -> dict:
+    refresh = RefreshToken.for_user(user)
+    return {"access": str(refresh.access_token), "refresh": str(refresh)}
+
+
+class RegisterView(APIView):
+    """``POST /api/auth/register``: create an account and return tokens.
+
+    Body ``{email, username, password, full_name?}``; 201 ``{"user", "access",
+    "refresh"}``. Errors: 400 invalid input or weak password, 409 email or
+    username taken, 429 over ``THROTTLE_REGISTER`` per IP.
+    """
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [RegisterIPThrottle]
+
+    @extend_schema(request=RegisterSerializer, responses={201: AuthResponseSerializer})
+    def post(self, request):
+        data = RegisterSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.user_register(**data.validated_data)
+        body = {"user": UserMeSerializer(user, context={"request": request}).data, **_tokens_for(user)}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class LoginView(APIView):
+    """``POST /api/auth/login``: exchange email and password for tokens.
+
+    200 ``{"access", "refresh", "user"}``; 401 ``invalid_credentials``; 429
+    over ``THROTTLE_LOGIN`` per IP or per account.
+    """
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [LoginIPThrottle, LoginAccountThrottle]
+
+    @extend_schema(request=LoginSerializer, responses={200: AuthResponseSerializer})
+    def post(self, request):
+        data = LoginSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(
+            request, email=data.validated_data["email"].lower(), password=data.validated_data["password"]
+        )
+        if user is None:
+            raise AuthenticationFailed("Wrong email or password.", code="invalid_credentials")
+        body = {**_tokens_for(user), "user": UserMeSerializer(user, context={"request": request}).data}
+        return Response(body)
+
+
+class RefreshView(TokenRefreshView):
+    """``POST /api/auth/refresh``: rotate a refresh token.
+
+    Body ``{refresh}``; 200 ``{"access", "refresh"}``. The old refresh token is
+    blacklisted; a used, blacklisted, expired or malformed token is 401.
+    """
+
+    @extend_schema(request=RefreshInputSerializer, responses={200: TokenPairSerializer})
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+
+class LogoutView(APIView):
+    """``POST /api/auth/logout``: blacklist a refresh token; 205, no body.
+
+    Body ``{refresh}``. 400 without it, 401 if it is invalid or already
+    blacklisted, 403 if the caller is authenticated as someone else.
+    Access tokens stay valid until they expire (``JWT_ACCESS_TTL_S``).
+    """
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=RefreshInputSerializer, responses={205: OpenApiResponse(description="Logged out.")})
+    def post(self, request):
+        data = RefreshInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            token = RefreshToken(data.validated_data["refresh"])
+        except TokenError as exc:
+            raise InvalidToken(str(exc))
+        if request.user.is_authenticated and str(token.get("user_id")) != str(request.user.pk):
+            raise Forbidden("This refresh token belongs to another user.")
+        token.blacklist()
+        return Response(status=status.HTTP_205_RESET_CONTENT)
+
+
+class AuthMeView(APIView):
+    """``GET /api/auth/me``: the caller's profile."""
+
+    @extend_schema(responses=UserMeSerializer)
+    def get(self, request):
+        return Response(UserMeSerializer(request.user, context={"request": request}).data)
+
+
+class UsersMeView(APIView):
+    """``GET/PUT/PATCH /api/users/me``: read or update the caller's profile.
+
+    JSON or multipart (``profile_photo``: image, at most 5 MB, else 413).
+    Unknown role slug 400, username taken 409.
+    """
+
+    @extend_schema(responses=UserMeSerializer)
+    def get(self, request):
+        return Response(UserMeSerializer(request.user, context={"request": request}).data)
+
+    def _update(self, request, partial):
+        data = UserMeSerializer(request.user, data=request.data, partial=partial, context={"request": request})
+        data.is_valid(raise_exception=True)
+        user = services.user_update(request.user, dict(data.validated_data))
+        return Response(UserMeSerializer(user, context={"request": request}).data)
+
+    @extend_schema(request=UserMeSerializer, responses=UserMeSerializer)
+    def put(self, request):
+        return self._update(request, partial=False)
+
+    @extend_schema(request=UserMeSerializer, responses=UserMeSerializer)
+    def patch(self, request):
+        return self._update(request, partial=True)
+
+
+class SettingsView(APIView):
+    """``GET/PUT/PATCH /api/settings`` and ``PUT/PATCH /api/users/preferences``.
+
+    One resource: privacy (``location_sharing``, ``visible_roles``,
+    ``filters.show_roles``) and matching preferences. Unknown role slugs 400.
+    """
+
+    @extend_schema(responses=UserSettingsSerializer)
+    def get(self, request):
+        return Response(UserSettingsSerializer(selectors.user_settings_get(request.user)).data)
+
+    def _update(self, request, partial):
+        row = selectors.user_settings_get(request.user)
+        data = UserSettingsSerializer(row, data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        row = services.user_settings_update(request.user, dict(data.validated_data))
+        return Response(UserSettingsSerializer(row).data)
+
+    @extend_schema(request=UserSettingsSerializer, responses=UserSettingsSerializer)
+    def put(self, request):
+        return self._update(request, partial=False)
+
+    @extend_schema(request=UserSettingsSerializer, responses=UserSettingsSerializer)
+    def patch(self, request):
+        return self._update(request, partial=True)
+
+
+class BlockView(APIView):
+    """``POST/DELETE /api/users/{id}/block``.
+
+    POST: 201 (new) or 200 (already blocked) with the block; 400 for
+    oneself, 404 for an unknown user. DELETE: 204; 404 if not blocked.
+    """
+
+    @extend_schema(request=None, responses={200: BlockSerializer, 201: BlockSerializer})
+    def post(self, request, user_id):
+        block, created = services.block_create(request.user, user_id)
+        return Response(BlockSerializer(block).data, status=201 if created else 200)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, user_id):
+        services.block_delete(request.user, user_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class BlockedListView(APIView):
+    """``GET /api/users/blocked``: users the caller blocked, newest first (paginated)."""
+
+    @extend_schema(responses=BlockSerializer(many=True))
+    def get(self, request):
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(selectors.block_list(request.user), request, view=self)
+        return paginator.get_paginated_response(BlockSerializer(page, many=True).data)
+
+
+class SearchView(APIView):
+    """``GET /api/search?query=&role=&page=``: profile search (seed 000).
+
+    Matches name, username, bio and role slugs; excludes the caller, blocks
+    both ways and users whose ``visible_roles`` exclude the caller. Paginated
+    ``{"count","next","previous","results"}`` of public profiles; never a
+    position. Unknown ``role`` 400.
+    """
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("query", str, required=False),
+            OpenApiParameter("role", str, required=False),
+            OpenApiParameter("page", int, required=False),
+        ],
+        responses=UserPublicSerializer(many=True),
+    )
+    def get(self, request):
+        params = SearchQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        role = params.validated_data["role"] or None
+        if role:
+            selectors.roles_validate([role], field="role")
+        qs = selectors.user_search(request.user, query=params.validated_data["query"], role=role)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(
+            UserPublicSerializer(page, many=True, context={"request": request}).data
+        )

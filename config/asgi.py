@@ -1,0 +1,57 @@
+"""ASGI entry point: HTTP (Django) and WebSocket (``/ws/``), plus the lifespan.
+
+The lifespan starts the map publisher tick (``geo.fanout.map_ticker``) in each
+server process when ``MAP_TICKER_ENABLED``; ticks coordinate through Redis.
+Run with ``uvicorn config.asgi:application --lifespan on``.
+"""
+
+import asyncio
+import logging
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.urls import re_path  # noqa: E402
+
+from .auth import JWTAuthMiddleware  # noqa: E402
+from .consumers import RendezvousConsumer, load_realtime_modules  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+load_realtime_modules()
+
+websocket_urlpatterns = [re_path(r"^ws/?$", RendezvousConsumer.as_asgi())]
+
+router = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AllowedHostsOriginValidator(JWTAuthMiddleware(URLRouter(websocket_urlpatterns))),
+    }
+)
+
+
+async def application(scope, receive, send):
+    """Route ``lifespan`` here (start/stop the map ticker), everything else to Channels."""
+    if scope["type"] != "lifespan":
+        return await router(scope, receive, send)
+    ticker = None
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            if settings.MAP_TICKER_ENABLED:
+                from geo.fanout import map_ticker
+
+                ticker = asyncio.ensure_future(map_ticker())
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            if ticker:
+                ticker.cancel()
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,51 @@
+"""WebSocket authentication with the same JWT access tokens as REST."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.middleware import BaseMiddleware
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import AccessToken
+
+
+def token_from_scope(scope) -> str | None:
+    """The raw token from ``Authorization: Bearer <t>`` or the ``token`` query parameter."""
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            parts = value.decode("latin-1").split()
+            if len(parts) == 2 and parts[0] in api_settings.AUTH_HEADER_TYPES:
+                return parts[1]
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    tokens = query.get("token")
+    return tokens[0] if tokens else None
+
+
+@database_sync_to_async
+def _user_for(raw: str):
+    try:
+        token = AccessToken(raw)
+    except TokenError:
+        return AnonymousUser(), None
+    user_id = token.get(api_settings.USER_ID_CLAIM)
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return AnonymousUser(), None
+    return user, token.get("exp")
+
+
+class JWTAuthMiddleware(BaseMiddleware):
+    """Sets ``scope["user"]`` (``AnonymousUser`` for a missing or bad token) and ``scope["token_exp"]`` (epoch s)."""
+
+    async def __call__(self, scope, receive, send):
+        scope = dict(scope)
+        raw = token_from_scope(scope)
+        if raw:
+            scope["user"], scope["token_exp"] = await _user_for(raw)
+        else:
+            scope["user"], scope["token_exp"] = AnonymousUser(), None
+        return await super().__call__(scope, receive, send)

@@ -1,0 +1,31 @@
+"""Root URLs: admin, health, OpenAPI, app APIs. Errors render in the one error shape."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.views.static import serve
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import health
+from .routing_utils import path_slash_optional as p
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    p(r"health", health.health, "health"),
+    p(r"health/db", health.health_db, "health-db"),
+    p(r"health/redis", health.health_redis, "health-redis"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("", include("accounts.urls")),
+    path("", include("geo.urls")),
+]
+
+if settings.DEBUG:
+    from django.urls import re_path
+
+    urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT})]
+
+handler400 = "config.errors.json_400"
+handler403 = "config.errors.json_403"
+handler404 = "config.errors.json_404"
+handler500 = "config.errors.json_500"

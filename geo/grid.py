@@ -1,0 +1,148 @@
+"""The privacy grid and the fan-out tiles.
+
+Privacy grid
+    A fixed global grid of cells about ``MAP_GRID_M`` (100 m) on a side:
+    ``nrows`` latitude bands of equal height, each band split into equal
+    columns whose width in metres is ~``MAP_GRID_M`` at the band's centre
+    latitude. A stranger's position is replaced by the centre of its cell, so
+    the answer is identical whatever the query centre and no number of queries
+    locates anyone better than one cell (seed 001, "Fuzzy location (100m
+    radius) until walk accepted").
+
+Fan-out tiles
+    Live map fan-out uses Channels groups named ``cell.<geohash>``. A mover's
+    cell change is published to the tiles containing its old and new snapped
+    point at every precision in :data:`TILE_PRECISIONS`; a viewer joins the
+    tiles of the finest precision whose cover of its circle stays within
+    :data:`MAX_TILES_PER_SUBSCRIPTION` groups.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import pygeohash
+from django.conf import settings
+
+#: Mean Earth radius, metres (IUGG, as used by PostGIS' spherical distance).
+EARTH_RADIUS_M = 6_371_008.8
+#: Metres per degree of latitude on that sphere.
+METRES_PER_DEGREE = math.pi * EARTH_RADIUS_M / 180.0
+#: Geohash precisions of the fan-out tiles, finest first (5: ~4.9 km, 4: ~39 km, 3: ~156 km).
+TILE_PRECISIONS = (5, 4, 3)
+#: Upper bound of ``cell.*`` groups one map subscription joins.
+MAX_TILES_PER_SUBSCRIPTION = 48
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One privacy-grid cell: its id and its centre (WGS84 degrees)."""
+
+    id: str
+    lat: float
+    lng: float
+
+
+@lru_cache(maxsize=8)
+def _rows(size_m: float) -> tuple[int, float]:
+    nrows = max(1, round(180.0 / (size_m / METRES_PER_DEGREE)))
+    return nrows, 180.0 / nrows
+
+
+@lru_cache(maxsize=65536)
+def _row_columns(size_m: float, row: int) -> tuple[int, float]:
+    nrows, dlat = _rows(size_m)
+    centre_lat = -90.0 + (row + 0.5) * dlat
+    width_m = METRES_PER_DEGREE * max(math.cos(math.radians(centre_lat)), 1e-6) * 360.0
+    ncols = max(1, round(width_m / size_m))
+    return ncols, 360.0 / ncols
+
+
+def grid_size_m() -> float:
+    """The configured cell size in metres (``MAP_GRID_M``)."""
+    return float(settings.MAP_GRID_M)
+
+
+def cell_for(lat: float, lng: float, size_m: float | None = None) -> Cell:
+    """Return the grid cell containing ``(lat, lng)`` (degrees) and its centre.
+
+    The id is ``"<row>:<col>"``; the same point always yields the same cell
+    for a given ``size_m`` (metres, default ``MAP_GRID_M``).
+    """
+    size = size_m or grid_size_m()
+    nrows, dlat = _rows(size)
+    row = min(nrows - 1, max(0, math.floor((lat + 90.0) / dlat)))
+    ncols, dlng = _row_columns(size, row)
+    col = math.floor((lng + 180.0) / dlng) % ncols
+    return Cell(
+        id=f"{row}:{col}",
+        lat=-90.0 + (row + 0.5) * dlat,
+        lng=-180.0 + (col + 0.5) * dlng,
+    )
+
+
+def cell_centre(cell_id: str, size_m: float | None = None) -> tuple[float, float]:
+    """Return the centre ``(lat, lng)`` of a cell id made by :func:`cell_for`."""
+    size = size_m or grid_size_m()
+    row, col = (int(part) for part in cell_id.split(":"))
+    _, dlat = _rows(size)
+    _, dlng = _row_columns(size, row)
+    return -90.0 + (row + 0.5) * dlat, -180.0 + (col + 0.5) * dlng
+
+
+def haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Great-circle distance in metres between two WGS84 points (degrees)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp = p2 - p1
+    dl = math.radians(lng2 - lng1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def tile_group(geohash: str) -> str:
+    """Channels group name of a fan-out tile."""
+    return f"cell.{geohash}"
+
+
+def tiles_for_point(lat: float, lng: float) -> list[str]:
+    """Group names of the tiles containing a point, one per precision."""
+    return [tile_group(pygeohash.encode(lat, lng, precision)) for precision in TILE_PRECISIONS]
+
+
+def _boxes(lat: float, lng: float, radius_m: float) -> list[pygeohash.BoundingBox]:
+    dlat = radius_m / METRES_PER_DEGREE
+    min_lat, max_lat = max(-90.0, lat - dlat), min(90.0, lat + dlat)
+    widest = max(abs(min_lat), abs(max_lat))
+    cos = math.cos(math.radians(widest))
+    if cos < 1e-6 or radius_m / (METRES_PER_DEGREE * cos) >= 180.0:
+        return [pygeohash.BoundingBox(min_lat, -180.0, max_lat, 180.0)]
+    dlng = radius_m / (METRES_PER_DEGREE * cos)
+    west, east = lng - dlng, lng + dlng
+    if west < -180.0:
+        return [
+            pygeohash.BoundingBox(min_lat, west + 360.0, max_lat, 180.0),
+            pygeohash.BoundingBox(min_lat, -180.0, max_lat, east),
+        ]
+    if east > 180.0:
+        return [
+            pygeohash.BoundingBox(min_lat, west, max_lat, 180.0),
+            pygeohash.BoundingBox(min_lat, -180.0, max_lat, east - 360.0),
+        ]
+    return [pygeohash.BoundingBox(min_lat, west, max_lat, east)]
+
+
+def tiles_for_circle(lat: float, lng: float, radius_m: float) -> list[str]:
+    """Group names covering a circle (centre in degrees, radius in metres).
+
+    Uses the finest precision of :data:`TILE_PRECISIONS` whose cover has at
+    most :data:`MAX_TILES_PER_SUBSCRIPTION` tiles (falls back to the coarsest).
+    """
+    boxes = _boxes(lat, lng, radius_m)
+    cover: list[str] = []
+    for precision in TILE_PRECISIONS:
+        cover = sorted({h for box in boxes for h in pygeohash.geohashes_in_box(box, precision)})
+        if len(cover) <= MAX_TILES_PER_SUBSCRIPTION:
+            break
+    return [tile_group(h) for h in cover]

@@ -1,0 +1,259 @@
+"""Who may see whom, and where: the one visibility rule.
+
+A *target* is visible to a *viewer* when all of these hold (DESIGN.md,
+"Location and privacy"; seed 000 "Privacy & Permissions"):
+
+1. the target shares its location (``UserSettings.location_sharing``) and is active;
+2. its latest fix is fresher than ``LOCATION_TTL_S`` (by client ``recorded_at``);
+3. the target's ``visible_roles`` is empty or shares a role with the viewer;
+4. the viewer's ``filters.show_roles`` is empty or shares a role with the target;
+5. there is no block between them, either way;
+6. the target is not the viewer;
+7. the target's shown position is within the radius of the query centre.
+
+Precision: strangers are shown the centre of their ~100 m grid cell as last
+published by the map tick (``LocationFix.public_location``); distance and
+radius use that snapped point, so repeated queries cannot trilaterate anyone.
+``exact_user_ids`` is the hook through which walks, parties and meetups
+(later issues) grant exact positions.
+
+The rule has two faces over one definition: :func:`map_nodes_list` runs it
+in SQL for REST and snapshots, :func:`visibility_allows` evaluates the same
+clauses in Python for the live fan-out, where the target's state arrives in
+the published message. Tests run both over the same privacy matrix.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from accounts.models import GenderPreference, UserSettings
+from accounts.selectors import block_blocked_ids
+
+from .presence import presence_online_ids
+
+
+@dataclass(frozen=True)
+class ViewerContext:
+    """What the rule needs to know about a viewer.
+
+    ``blocked_ids``: users in a block with the viewer either way.
+    ``exact_user_ids``: users whose exact position the viewer may see.
+    """
+
+    user_id: uuid.UUID
+    roles: frozenset[str]
+    show_roles: frozenset[str]
+    blocked_ids: frozenset[uuid.UUID]
+    search_radius_m: int = 1000
+    exact_user_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class TargetState:
+    """What the rule needs to know about a target, as carried by a map fan-out message."""
+
+    user_id: uuid.UUID
+    sharing: bool
+    roles: frozenset[str]
+    visible_roles: frozenset[str]
+    recorded_at: datetime | None
+
+
+def exact_user_ids_for(viewer_id) -> frozenset:
+    """Users whose exact position ``viewer_id`` may see.
+
+    Hook for accepted walks, shared parties and meetups (later issues); today
+    nobody has such a relationship, so it is empty.
+    """
+    return frozenset()
+
+
+def viewer_context_get(user) -> ViewerContext:
+    """Build the :class:`ViewerContext` of ``user`` (3 small queries)."""
+    row = UserSettings.objects.filter(user_id=user.pk).only("filters", "search_radius_m").first()
+    show_roles = frozenset(row.show_roles) if row else frozenset()
+    return ViewerContext(
+        user_id=user.pk,
+        roles=frozenset(user.roles or []),
+        show_roles=show_roles,
+        blocked_ids=frozenset(block_blocked_ids(user.pk)),
+        search_radius_m=row.search_radius_m if row else settings.MAP_DEFAULT_RADIUS_M,
+        exact_user_ids=exact_user_ids_for(user.pk),
+    )
+
+
+def location_fresh_after(now: datetime | None = None) -> datetime:
+    """Oldest ``recorded_at`` still fresh: ``now - LOCATION_TTL_S``."""
+    return (now or timezone.now()) - timedelta(seconds=settings.LOCATION_TTL_S)
+
+
+def visibility_allows(viewer: ViewerContext, target: TargetState, now: datetime | None = None) -> bool:
+    """Clauses 1-6 of the rule in Python (the radius is checked by the caller)."""
+    if target.user_id == viewer.user_id or not target.sharing or target.recorded_at is None:
+        return False
+    if target.recorded_at <= location_fresh_after(now):
+        return False
+    if target.visible_roles and not (target.visible_roles & viewer.roles):
+        return False
+    if viewer.show_roles and not (viewer.show_roles & target.roles):
+        return False
+    return target.user_id not in viewer.blocked_ids
+
+
+def _age_bounds(age_min: int | None, age_max: int | None, today: date) -> tuple[date | None, date | None]:
+    """Birth-date bounds for an age range in whole years."""
+    born_before = born_after = None
+    if age_min is not None:
+        born_before = _years_ago(today, age_min)
+    if age_max is not None:
+        born_after = _years_ago(today, age_max + 1) + timedelta(days=1)
+    return born_after, born_before
+
+
+def _years_ago(today: date, years: int) -> date:
+    try:
+        return today.replace(year=today.year - years)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year - years, day=28)
+
+
+def map_nodes_list(
+    viewer: ViewerContext,
+    *,
+    lat: float,
+    lng: float,
+    radius_m: float,
+    role: str | None = None,
+    age_range: tuple[int | None, int | None] | None = None,
+    gender: str | None = None,
+    limit: int | None = None,
+    now: datetime | None = None,
+) -> list[dict]:
+    """Users visible to ``viewer`` within ``radius_m`` metres of (``lat``, ``lng``), nearest first.
+
+    Optional filters: ``role`` (target holds that slug), ``age_range``
+    (years, inclusive, targets without a birth date are excluded when set),
+    ``gender``. At most ``limit`` (default ``MAP_MAX_RESULTS``) items, each
+    ``{"user_id", "name", "roles", "lat", "lng", "distance_m", "precision_m",
+    "location_updated_at", "online"}``. One SQL query on the GiST index, plus
+    one Redis round trip for presence.
+    """
+    now = now or timezone.now()
+    limit = limit or settings.MAP_MAX_RESULTS
+    params: dict = {
+        "viewer": viewer.user_id,
+        "lat": lat,
+        "lng": lng,
+        "radius": radius_m,
+        "fresh_after": location_fresh_after(now),
+        "viewer_roles": sorted(viewer.roles),
+        "show_roles": sorted(viewer.show_roles),
+        "blocked": list(viewer.blocked_ids),
+        "exact": list(viewer.exact_user_ids),
+        "limit": limit,
+    }
+    centre = "ST_SetSRID(ST_MakePoint(%(lng)s, %(lat)s), 4326)::geography"
+    if viewer.exact_user_ids:
+        shown = "(CASE WHEN u.id = ANY(%(exact)s::uuid[]) THEN f.location ELSE f.public_location END)"
+        within = (
+            f"((u.id = ANY(%(exact)s::uuid[]) AND ST_DWithin(f.location, {centre}, %(radius)s))"
+            f" OR (NOT u.id = ANY(%(exact)s::uuid[]) AND ST_DWithin(f.public_location, {centre}, %(radius)s)))"
+        )
+    else:
+        shown = "f.public_location"
+        within = f"ST_DWithin(f.public_location, {centre}, %(radius)s)"
+    where = [
+        "s.location_sharing",
+        "u.is_active",
+        "f.public_location IS NOT NULL",
+        "f.recorded_at > %(fresh_after)s",
+        "u.id <> %(viewer)s",
+        "(cardinality(s.visible_roles) = 0 OR s.visible_roles && %(viewer_roles)s::varchar[])",
+        within,
+    ]
+    if viewer.show_roles:
+        where.append("u.roles && %(show_roles)s::varchar[]")
+    if viewer.blocked_ids:
+        where.append("NOT (u.id = ANY(%(blocked)s::uuid[]))")
+    if role:
+        params["role"] = [role]
+        where.append("u.roles @> %(role)s::varchar[]")
+    if age_range and (age_range[0] is not None or age_range[1] is not None):
+        born_after, born_before = _age_bounds(age_range[0], age_range[1], now.date())
+        where.append("u.birth_date IS NOT NULL")
+        if born_before:
+            params["born_before"] = born_before
+            where.append("u.birth_date <= %(born_before)s")
+        if born_after:
+            params["born_after"] = born_after
+            where.append("u.birth_date >= %(born_after)s")
+    if gender and gender != GenderPreference.ANY:
+        params["gender"] = gender
+        where.append("u.gender = %(gender)s")
+    sql = f"""
+        SELECT u.id, u.full_name, u.username, u.roles,
+               ST_Y({shown}::geometry), ST_X({shown}::geometry),
+               ST_Distance({shown}, {centre}) AS distance_m,
+               f.recorded_at, f.accuracy_m, u.id = ANY(%(exact)s::uuid[]) AS exact
+        FROM geo_locationfix f
+        JOIN accounts_user u ON u.id = f.user_id
+        JOIN accounts_usersettings s ON s.user_id = f.user_id
+        WHERE {" AND ".join(where)}
+        ORDER BY distance_m, u.id
+        LIMIT %(limit)s
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    online = presence_online_ids([row[0] for row in rows])
+    grid = float(settings.MAP_GRID_M)
+    return [
+        {
+            "user_id": uid,
+            "name": full_name or username,
+            "roles": list(roles),
+            "lat": round(y, 7),
+            "lng": round(x, 7),
+            "distance_m": round(distance, 1),
+            "precision_m": (accuracy or 0.0) if exact else grid,
+            "location_updated_at": recorded_at if exact else recorded_at.replace(second=0, microsecond=0),
+            "online": uid in online,
+        }
+        for uid, full_name, username, roles, y, x, distance, recorded_at, accuracy, exact in rows
+    ]
+
+
+def nearby_users_list(user, viewer: ViewerContext | None = None, *, role: str | None = None) -> list[dict] | None:
+    """Map nodes around ``user``'s own latest fix (seed 001 ``/api/users/nearby``).
+
+    Uses the user's ``search_radius_m``, age range and gender preference.
+    Returns ``None`` when the user has no fix yet.
+    """
+    from .models import LocationFix
+
+    fix = LocationFix.objects.filter(user_id=user.pk).only("location").first()
+    if fix is None:
+        return None
+    viewer = viewer or viewer_context_get(user)
+    prefs = UserSettings.objects.get(user_id=user.pk)
+    return map_nodes_list(
+        viewer,
+        lat=fix.location.y,
+        lng=fix.location.x,
+        radius_m=prefs.search_radius_m,
+        role=role,
+        age_range=(prefs.age_range_min, prefs.age_range_max),
+        gender=prefs.gender_preference,
+    )
+
+
+def epoch_to_datetime(seconds: float | None) -> datetime | None:
+    """UTC datetime from epoch seconds (``None`` stays ``None``)."""
+    return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)

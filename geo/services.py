@@ -1,0 +1,178 @@
+"""Writes for geo: the one entry point that records a fix, map change hooks, retention.
+
+``location_record`` serves ``POST /api/location``, ``PUT /api/users/location``
+and the ``location:update`` socket event alike (DESIGN.md, "Location and
+privacy"): validate, rate-limit, drop out-of-order and too-frequent fixes,
+store the latest fix (one row per user), append history when the user keeps
+it, then tell the map tick after commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.models import UserSettings
+from config.errors import InvalidInput, validation_fields
+from config.ratelimit import rate_limit_hit
+from config.redis import get_redis, key
+
+from .grid import cell_for
+from .models import LocationFix, LocationHistory
+from .serializers import LocationFixInputSerializer
+
+
+@dataclass(frozen=True)
+class FixResult:
+    """Outcome of :func:`location_record`.
+
+    ``status``: ``stored``; ``coalesced`` (within ``LOCATION_MIN_INTERVAL_S``
+    of the stored fix, not stored); ``out_of_order`` (older than the stored
+    fix, not stored).
+    """
+
+    stored: bool
+    status: str
+    recorded_at: datetime
+    received_at: datetime
+
+    def as_dict(self) -> dict:
+        """JSON-ready ``{"stored", "status", "recorded_at", "received_at"}``."""
+        return {
+            "stored": self.stored,
+            "status": self.status,
+            "recorded_at": self.recorded_at.isoformat(),
+            "received_at": self.received_at.isoformat(),
+        }
+
+
+def map_dirty_key() -> str:
+    """Redis set of user ids whose public map state must be republished at the next tick."""
+    return key("map", "dirty")
+
+
+def map_live_key() -> str:
+    """Redis sorted set of sharing users scored by their latest ``recorded_at`` (epoch s)."""
+    return key("map", "live")
+
+
+def map_visibility_changed(user_id) -> None:
+    """Queue ``user_id`` for the next map tick and refresh that user's own map subscriptions.
+
+    Call after commit when anything the visibility rule reads changed:
+    sharing, ``visible_roles``, ``show_roles``, roles, a block.
+    """
+    from config.realtime import group_send_now, user_group
+
+    get_redis().sadd(map_dirty_key(), str(user_id))
+    group_send_now(user_group(user_id), {"type": "map.refresh"})
+
+
+def location_public_clear(user_id) -> None:
+    """Forget the published cell of ``user_id`` (stopped sharing or went stale)."""
+    LocationFix.objects.filter(user_id=user_id).update(public_cell="", public_location=None, public_at=None)
+
+
+_UPSERT = """
+WITH prev AS (SELECT recorded_at FROM geo_locationfix WHERE user_id = %(uid)s)
+INSERT INTO geo_locationfix AS f
+    (user_id, location, accuracy_m, speed_mps, heading_deg, recorded_at, received_at, cell, public_cell)
+VALUES (%(uid)s, ST_SetSRID(ST_MakePoint(%(lng)s, %(lat)s), 4326)::geography,
+        %(accuracy_m)s, %(speed_mps)s, %(heading_deg)s, %(recorded_at)s, %(received_at)s, %(cell)s, '')
+ON CONFLICT (user_id) DO UPDATE SET
+    location = EXCLUDED.location, accuracy_m = EXCLUDED.accuracy_m, speed_mps = EXCLUDED.speed_mps,
+    heading_deg = EXCLUDED.heading_deg, recorded_at = EXCLUDED.recorded_at,
+    received_at = EXCLUDED.received_at, cell = EXCLUDED.cell
+WHERE f.recorded_at <= EXCLUDED.recorded_at - make_interval(secs => %(min_interval)s)
+RETURNING f.public_cell, (SELECT recorded_at FROM prev)
+"""
+
+
+def location_record(user, data) -> FixResult:
+    """Record one fix of ``user`` from raw input ``data`` (a mapping).
+
+    Input: ``lat`` [-90, 90], ``lng`` [-180, 180] (finite WGS84 degrees),
+    ``timestamp`` (ISO 8601 or epoch ms; default now; at most
+    ``LOCATION_MAX_FUTURE_S`` ahead), optional ``accuracy_m`` (m),
+    ``speed_mps`` (m/s), ``heading_deg`` (degrees).
+
+    Raises :class:`InvalidInput` (400, with ``fields``) for bad input and
+    ``RateLimited`` (429) beyond ``THROTTLE_LOCATION`` fixes per user.
+    A fix older than the stored one, or within ``LOCATION_MIN_INTERVAL_S`` of
+    it, is answered and not stored. Stored fixes of sharing users are queued
+    for the map tick when their grid cell differs from the published one.
+    """
+    if not isinstance(data, dict):
+        raise InvalidInput("Expected an object with lat and lng.")
+    serializer = LocationFixInputSerializer(data=data)
+    if not serializer.is_valid():
+        message, fields = validation_fields(serializer.errors)
+        raise InvalidInput(message, fields=fields)
+    values = serializer.validated_data
+    received_at = timezone.now()
+    recorded_at = values.get("timestamp") or received_at
+    if recorded_at > received_at + timedelta(seconds=settings.LOCATION_MAX_FUTURE_S):
+        raise InvalidInput(
+            f"timestamp is more than {settings.LOCATION_MAX_FUTURE_S} s in the future.",
+            code="timestamp_in_future",
+            fields={"timestamp": ["In the future."]},
+        )
+    rate_limit_hit("location", str(user.pk), settings.THROTTLE_LOCATION)
+
+    prefs = UserSettings.objects.filter(user_id=user.pk).values("location_sharing", "keep_location_history").first()
+    prefs = prefs or {"location_sharing": False, "keep_location_history": False}
+    cell = cell_for(values["lat"], values["lng"])
+    params = {
+        "uid": user.pk,
+        "lat": values["lat"],
+        "lng": values["lng"],
+        "accuracy_m": values.get("accuracy_m"),
+        "speed_mps": values.get("speed_mps"),
+        "heading_deg": values.get("heading_deg"),
+        "recorded_at": recorded_at,
+        "received_at": received_at,
+        "cell": cell.id,
+        "min_interval": float(settings.LOCATION_MIN_INTERVAL_S),
+    }
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(_UPSERT, params)
+            row = cursor.fetchone()
+        if row is None:
+            stored_at = LocationFix.objects.filter(user_id=user.pk).values_list("recorded_at", flat=True).first()
+            status = "out_of_order" if stored_at and recorded_at < stored_at else "coalesced"
+            return FixResult(False, status, recorded_at, received_at)
+        public_cell = row[0]
+        if prefs["keep_location_history"]:
+            LocationHistory.objects.create(
+                user_id=user.pk,
+                location=f"SRID=4326;POINT({values['lng']} {values['lat']})",
+                accuracy_m=values.get("accuracy_m"),
+                speed_mps=values.get("speed_mps"),
+                heading_deg=values.get("heading_deg"),
+                recorded_at=recorded_at,
+                received_at=received_at,
+            )
+        if prefs["location_sharing"]:
+            transaction.on_commit(lambda: _map_fix_stored(user.pk, recorded_at, cell.id != public_cell))
+    return FixResult(True, "stored", recorded_at, received_at)
+
+
+def _map_fix_stored(user_id, recorded_at: datetime, cell_changed: bool) -> None:
+    r = get_redis()
+    pipe = r.pipeline()
+    pipe.zadd(map_live_key(), {str(user_id): recorded_at.timestamp()})
+    if cell_changed:
+        pipe.sadd(map_dirty_key(), str(user_id))
+    pipe.execute()
+
+
+def location_history_prune(now: datetime | None = None) -> int:
+    """Delete history rows older than ``LOCATION_HISTORY_RETENTION_DAYS``; returns the count."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.LOCATION_HISTORY_RETENTION_DAYS)
+    deleted, _ = LocationHistory.objects.filter(recorded_at__lt=cutoff).delete()
+    return deleted

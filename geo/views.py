@@ -1,0 +1,95 @@
+"""Thin REST views of geo; rules live in ``services``/``selectors``."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.selectors import roles_validate
+from config.errors import NotFound
+
+from . import services
+from .selectors import map_nodes_list, nearby_users_list, viewer_context_get
+from .serializers import (
+    AreaQuerySerializer,
+    LocationFixInputSerializer,
+    LocationFixResultSerializer,
+    MapNodesResponseSerializer,
+    NearbyQuerySerializer,
+)
+
+
+class LocationView(APIView):
+    """``POST /api/location`` (seed 000) and ``PUT /api/users/location`` (seed 001).
+
+    Body ``{lat, lng, timestamp?, accuracy_m?, speed_mps?, heading_deg?}``
+    (WGS84 degrees; ISO 8601 or epoch ms; metres; m/s; degrees). 200
+    ``{"stored", "status", "recorded_at", "received_at"}``; 400 bad input,
+    429 over ``THROTTLE_LOCATION``.
+    """
+
+    @extend_schema(request=LocationFixInputSerializer, responses=LocationFixResultSerializer)
+    def post(self, request):
+        return Response(services.location_record(request.user, request.data).as_dict())
+
+    @extend_schema(request=LocationFixInputSerializer, responses=LocationFixResultSerializer)
+    def put(self, request):
+        return self.post(request)
+
+
+def _role_param(value: str | None) -> str | None:
+    if not value:
+        return None
+    return roles_validate([value], field="role")[0]
+
+
+class MapNodesView(APIView):
+    """``GET /api/map_nodes?lat=&lng=&radius=&role=`` (seed 000).
+
+    Users visible to the caller within ``radius`` metres (default the caller's
+    ``search_radius_m``; at most ``MAP_MAX_RADIUS_M`` = 50 000, else 400),
+    nearest first, at most ``MAP_MAX_RESULTS`` (200). Strangers' positions
+    are ~100 m grid cell centres. 400 for bad coordinates or an unknown role.
+    """
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("lat", float, required=True),
+            OpenApiParameter("lng", float, required=True),
+            OpenApiParameter("radius", float, required=False, description="metres"),
+            OpenApiParameter("role", str, required=False),
+        ],
+        responses=MapNodesResponseSerializer,
+    )
+    def get(self, request):
+        params = AreaQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        v = params.validated_data
+        role = _role_param(v.get("role"))
+        viewer = viewer_context_get(request.user)
+        radius = v.get("radius") or viewer.search_radius_m
+        nodes = map_nodes_list(viewer, lat=v["lat"], lng=v["lng"], radius_m=radius, role=role)
+        return Response(
+            {"count": len(nodes), "results": MapNodesResponseSerializer().fields["results"].to_representation(nodes)}
+        )
+
+
+class NearbyUsersView(APIView):
+    """``GET /api/users/nearby?role=`` (seed 001): map nodes around the caller's own latest fix.
+
+    Uses the caller's ``search_radius_m``, age range and gender preference.
+    404 ``no_location`` until the caller has sent a fix.
+    """
+
+    @extend_schema(parameters=[OpenApiParameter("role", str, required=False)], responses=MapNodesResponseSerializer)
+    def get(self, request):
+        params = NearbyQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        role = _role_param(params.validated_data.get("role"))
+        nodes = nearby_users_list(request.user, role=role)
+        if nodes is None:
+            raise NotFound("Send a location first.", code="no_location")
+        return Response(
+            {"count": len(nodes), "results": MapNodesResponseSerializer().fields["results"].to_representation(nodes)}
+        )
