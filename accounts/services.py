@@ -105,10 +105,8 @@ def user_settings_update(user: User, data: dict) -> UserSettings:
             setattr(row, field, value)
         row.save()
         if changed & VISIBILITY_FIELDS:
-            if "location_sharing" in changed and not row.location_sharing:
-                from geo.services import location_public_clear
-
-                location_public_clear(user.pk)
+            # REST reads sharing directly; the next map tick tells live viewers
+            # and clears the published cell of a user who stopped sharing.
             transaction.on_commit(lambda: _map_changed(user.pk))
     return row
 

@@ -16,11 +16,10 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
-from .auth import JWTAuthMiddleware  # noqa: E402
+from .auth import JWTAuthMiddleware, TokenSocketOriginValidator  # noqa: E402
 from .consumers import RendezvousConsumer, load_realtime_modules  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -32,7 +31,7 @@ websocket_urlpatterns = [re_path(r"^ws/?$", RendezvousConsumer.as_asgi())]
 router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(JWTAuthMiddleware(URLRouter(websocket_urlpatterns))),
+        "websocket": TokenSocketOriginValidator(JWTAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )
 

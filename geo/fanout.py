@@ -43,7 +43,7 @@ _SELECT = """
 SELECT u.id, u.is_active, u.roles, s.location_sharing, s.visible_roles, f.cell, f.public_cell, f.recorded_at
 FROM accounts_user u
 JOIN accounts_usersettings s ON s.user_id = u.id
-LEFT JOIN geo_locationfix f ON f.user_id = u.id
+JOIN geo_locationfix f ON f.user_id = u.id
 WHERE u.id = ANY(%s::uuid[])
 FOR UPDATE OF f
 """

@@ -72,11 +72,6 @@ def map_visibility_changed(user_id) -> None:
     group_send_now(user_group(user_id), {"type": "map.refresh"})
 
 
-def location_public_clear(user_id) -> None:
-    """Forget the published cell of ``user_id`` (stopped sharing or went stale)."""
-    LocationFix.objects.filter(user_id=user_id).update(public_cell="", public_location=None, public_at=None)
-
-
 _UPSERT = """
 WITH prev AS (SELECT recorded_at FROM geo_locationfix WHERE user_id = %(uid)s)
 INSERT INTO geo_locationfix AS f
