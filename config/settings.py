@@ -87,8 +87,15 @@ WSGI_APPLICATION = None
 DATABASES = {
     "default": env.db("DATABASE_URL", default="postgis://rendezvous:rendezvous@127.0.0.1:5432/rendezvous"),
 }
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Django's native psycopg pool (Django >= 5.1): connections are reused across the
+# threads ASGI and database_sync_to_async run sync code in, instead of one new
+# PostgreSQL connection per request or socket event. DB_POOL_MAX_SIZE per process.
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+    "max_size": env.int("DB_POOL_MAX_SIZE", default=20),
+    "timeout": env.int("DB_POOL_TIMEOUT_S", default=10),
+}
 DATABASES["default"].setdefault("TEST", {})["NAME"] = env("TEST_DATABASE_NAME", default="test_rendezvous")
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")

@@ -15,6 +15,24 @@ from geo.services import location_record
 from .factories import UserFactory
 
 
+@pytest.fixture(scope="session", autouse=True)
+def db_pool_closed_at_end(django_db_setup, django_db_blocker):
+    """Close the psycopg pools before pytest-django drops the test database."""
+    yield
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        with connections["default"].cursor() as cursor:
+            # Sessions left open by worker threads of async tests would block DROP DATABASE.
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        for conn in connections.all():
+            if hasattr(conn, "close_pool"):
+                conn.close_pool()
+
+
 @pytest.fixture(autouse=True)
 def redis_clean():
     """Delete every key under the test prefix before and after each test."""
