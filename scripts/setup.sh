@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Provision everything Rendezvous needs on Debian/Ubuntu, idempotently, then
+# optionally exec a command in the same environment (.env loaded, URLs exported).
+#
+#   scripts/setup.sh [STEP...] [-- COMMAND ARGS...]
+#
+# Steps (default: all of them, in this order):
+#   packages  apt packages that are missing (GDAL/GEOS/PROJ, python3-venv,
+#             PostgreSQL+PostGIS and Redis unless already reachable or external)
+#   services  start PostgreSQL/Redis if not reachable; create role, database, postgis
+#   venv      .venv + pip install -r requirements.txt (only when it changed)
+#   app       manage.py migrate --noinput && collectstatic --noinput
+set -euo pipefail
+# shellcheck source=scripts/services.sh
+source "$(dirname "${BASH_SOURCE[0]}")/services.sh"
+
+PYTHON=${PYTHON:-python3}
+VENV=$ROOT/.venv
+STAMP=$VENV/.requirements.sha256
+mkdir -p "$RUN_DIR"   # redis data, celerybeat schedule, logs
+
+python_packages() {
+  PY_PKGS=()
+  command -v "$PYTHON" >/dev/null || PY_PKGS+=(python3)
+  "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null || PY_PKGS+=(python3-venv)
+}
+
+step_packages() {
+  python_packages
+  service_packages
+  ensure_packages gdal-bin libgdal-dev libgeos-dev libproj-dev binutils \
+    "${PY_PKGS[@]}" "${SERVICE_PKGS[@]}"
+}
+
+step_services() { start_postgres; start_redis; }
+
+step_venv() {
+  if ! "$VENV/bin/python" -c '' 2>/dev/null; then
+    [[ -x $VENV/bin/python ]] || { python_packages; ensure_packages "${PY_PKGS[@]}"; }
+    log "creating .venv"
+    "$PYTHON" -m venv --clear "$VENV"
+  fi
+  if [[ ! -f requirements.txt ]]; then
+    warn "requirements.txt not found: skipping pip install"
+    return 0
+  fi
+  local sum
+  sum=$(cat requirements.txt <("$VENV/bin/python" -VV) | sha256sum | cut -d' ' -f1)
+  if [[ $(cat "$STAMP" 2>/dev/null) == "$sum" ]]; then
+    log "requirements.txt unchanged since last install"
+    return 0
+  fi
+  log "pip install -r requirements.txt"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r requirements.txt
+  echo "$sum" >"$STAMP"
+}
+
+step_app() {
+  if [[ ! -f manage.py ]]; then
+    warn "manage.py not found: skipping migrate/collectstatic"
+    return 0
+  fi
+  log "manage.py migrate"
+  "$VENV/bin/python" manage.py migrate --noinput
+  log "manage.py collectstatic"
+  "$VENV/bin/python" manage.py collectstatic --noinput -v 0
+}
+
+steps=()
+while (($#)); do
+  case $1 in
+    --) shift; break ;;
+    packages | services | venv | app) steps+=("$1"); shift ;;
+    *) die "unknown step '$1' (packages services venv app)" ;;
+  esac
+done
+((${#steps[@]})) || steps=(packages services venv app)
+for s in "${steps[@]}"; do "step_$s"; done
+
+if (($#)); then
+  log "running: $*"
+  exec "$@"
+fi
+log "setup done"
