@@ -1,9 +1,26 @@
-"""Admin for users, roles, settings and blocks."""
+"""Admin for users, roles, settings and blocks.
 
+The user and settings forms apply the same role-slug, filter and age-range
+rules as the API (``selectors.roles_validate``), so staff cannot store what
+a client would get a 400 for.
+"""
+
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import UserChangeForm
+
+from config.errors import InvalidInput
 
 from .models import Block, Role, User, UserSettings
+from .selectors import roles_validate
+
+
+def _known_roles(value, field: str) -> list[str]:
+    try:
+        return roles_validate(list(value or []), field=field)
+    except InvalidInput as exc:
+        raise forms.ValidationError(exc.message, code=exc.code)
 
 
 @admin.register(Role)
@@ -14,8 +31,50 @@ class RoleAdmin(admin.ModelAdmin):
     search_fields = ["slug", "name"]
 
 
+class UserAdminForm(UserChangeForm):
+    """Change form for users: ``roles`` must be known role slugs."""
+
+    def clean_roles(self):
+        return _known_roles(self.cleaned_data.get("roles"), "roles")
+
+
+class UserSettingsAdminForm(forms.ModelForm):
+    """Settings inline: known role slugs, ``filters`` only ``{"show_roles": [...]}``, min age <= max age."""
+
+    class Meta:
+        model = UserSettings
+        fields = [
+            "location_sharing",
+            "visible_roles",
+            "filters",
+            "search_radius_m",
+            "preferred_pace",
+            "age_range_min",
+            "age_range_max",
+            "gender_preference",
+            "keep_location_history",
+        ]
+
+    def clean_visible_roles(self):
+        return _known_roles(self.cleaned_data.get("visible_roles"), "visible_roles")
+
+    def clean_filters(self):
+        filters = self.cleaned_data.get("filters") or {}
+        if not isinstance(filters, dict) or set(filters) - {"show_roles"}:
+            raise forms.ValidationError("Only 'show_roles' is supported.", code="invalid")
+        return {"show_roles": _known_roles(filters.get("show_roles"), "filters.show_roles")}
+
+    def clean(self):
+        data = super().clean()
+        age_min, age_max = data.get("age_range_min"), data.get("age_range_max")
+        if age_min is not None and age_max is not None and age_min > age_max:
+            self.add_error("age_range_min", "Must not exceed age_range_max.")
+        return data
+
+
 class UserSettingsInline(admin.StackedInline):
     model = UserSettings
+    form = UserSettingsAdminForm
     can_delete = False
 
 
@@ -23,6 +82,7 @@ class UserSettingsInline(admin.StackedInline):
 class UserAdmin(BaseUserAdmin):
     """Users by email; settings inline."""
 
+    form = UserAdminForm
     ordering = ["-created_at"]
     list_display = ["email", "username", "full_name", "roles", "is_active", "is_staff", "created_at"]
     list_filter = ["is_active", "is_staff", "gender"]

@@ -15,6 +15,8 @@ from django.db import models, transaction
 from django.utils import timezone
 
 SLUG_LENGTH = 32
+#: File extensions a profile photo may have (the content must also be an image Pillow reads).
+PROFILE_PHOTO_EXTENSIONS = ["jpg", "jpeg", "png", "gif", "webp"]
 
 
 class Role(models.Model):
@@ -97,7 +99,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     profile_photo = models.ImageField(
         upload_to=profile_photo_path,
         blank=True,
-        validators=[FileExtensionValidator(["jpg", "jpeg", "png", "gif", "webp"])],
+        validators=[FileExtensionValidator(PROFILE_PHOTO_EXTENSIONS)],
     )
     birth_date = models.DateField(null=True, blank=True)
     gender = models.CharField(max_length=16, choices=Gender.choices, blank=True)
@@ -120,6 +122,12 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self):
         return self.username
+
+    def clean(self):
+        """Store the email lower-cased, as the manager and registration do, so login finds it (admin forms)."""
+        super().clean()
+        if self.email:
+            self.email = self.email.lower()
 
     @property
     def display_name(self) -> str:

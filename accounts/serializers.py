@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import FileExtensionValidator
 from rest_framework import serializers
 
 from config.errors import DomainError
 
-from .models import Block, User, UserSettings
+from .models import PROFILE_PHOTO_EXTENSIONS, Block, User, UserSettings
+
+#: Usernames: 3 to 32 letters, digits, ``_``, ``.`` or ``-`` (registration and profile updates alike).
+USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,32}$"
 
 
 class PayloadTooLarge(DomainError):
@@ -32,11 +36,15 @@ class UserMeSerializer(serializers.ModelSerializer):
     """The caller's own profile (``/api/users/me``, ``/api/auth/me``).
 
     ``profile_photo`` is an image upload (multipart) of at most
-    ``UPLOAD_MAX_BYTES`` (5 MB); ``roles`` are role slugs.
+    ``UPLOAD_MAX_BYTES`` (5 MB) named ``.jpg``/``.jpeg``/``.png``/``.gif``/``.webp``;
+    ``roles`` are role slugs; ``username`` has the registration format.
     """
 
+    username = serializers.RegexField(USERNAME_PATTERN, max_length=32)
     roles = serializers.ListField(child=serializers.CharField(max_length=32), required=False, max_length=20)
-    profile_photo = serializers.ImageField(required=False, allow_null=False)
+    profile_photo = serializers.ImageField(
+        required=False, allow_null=False, validators=[FileExtensionValidator(PROFILE_PHOTO_EXTENSIONS)]
+    )
 
     class Meta:
         model = User
@@ -55,7 +63,6 @@ class UserMeSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "email", "created_at", "updated_at"]
-        extra_kwargs = {"username": {"validators": []}}
 
     def validate_profile_photo(self, value):
         """Refuse photos over ``UPLOAD_MAX_BYTES`` with 413."""
@@ -68,7 +75,7 @@ class RegisterSerializer(serializers.Serializer):
     """``POST /api/auth/register`` body."""
 
     email = serializers.EmailField(max_length=254)
-    username = serializers.RegexField(r"^[A-Za-z0-9_.-]{3,32}$", max_length=32)
+    username = serializers.RegexField(USERNAME_PATTERN, max_length=32)
     password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
     full_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
 
@@ -100,9 +107,19 @@ class RefreshInputSerializer(serializers.Serializer):
 
 
 class FiltersSerializer(serializers.Serializer):
-    """``filters`` object: ``show_roles`` lists the roles the viewer wants to see (empty: all)."""
+    """``filters`` object: ``show_roles`` lists the roles the viewer wants to see (empty: all).
+
+    Any other key is refused (400) rather than silently dropped.
+    """
 
     show_roles = serializers.ListField(child=serializers.CharField(max_length=32), max_length=20, default=list)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({key: ["Unknown filter."] for key in unknown})
+        return super().to_internal_value(data)
 
 
 class UserSettingsSerializer(serializers.ModelSerializer):

@@ -1,4 +1,9 @@
-"""Throttles for the anonymous auth endpoints (rates from ``THROTTLE_*`` settings)."""
+"""Throttles for the anonymous auth endpoints (rates from ``THROTTLE_*`` settings).
+
+Clients are identified by ``REMOTE_ADDR`` (``REST_FRAMEWORK["NUM_PROXIES"] = 0``),
+never by a client-supplied ``X-Forwarded-For``: behind a proxy, uvicorn
+``--proxy-headers`` already puts the real client address there.
+"""
 
 from rest_framework.throttling import SimpleRateThrottle
 

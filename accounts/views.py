@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.models import update_last_login
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenRefreshView
 
-from config.errors import Forbidden
+from config.errors import DomainError, Forbidden
 
 from . import selectors, services
 from .serializers import (
@@ -61,8 +62,9 @@ class RegisterView(APIView):
 class LoginView(APIView):
     """``POST /api/auth/login``: exchange email and password for tokens.
 
-    200 ``{"access", "refresh", "user"}``; 401 ``invalid_credentials``; 429
-    over ``THROTTLE_LOGIN`` per IP or per account.
+    200 ``{"access", "refresh", "user"}`` (and ``last_login`` is recorded);
+    401 ``invalid_credentials``; 429 over ``THROTTLE_LOGIN`` per IP or per
+    account.
     """
 
     permission_classes = [AllowAny]
@@ -77,7 +79,10 @@ class LoginView(APIView):
             request, email=data.validated_data["email"].lower(), password=data.validated_data["password"]
         )
         if user is None:
-            raise AuthenticationFailed("Wrong email or password.", code="invalid_credentials")
+            # Not DRF's AuthenticationFailed: on a view without authenticators DRF turns it into a 403.
+            raise DomainError("Wrong email or password.", code="invalid_credentials", status=401)
+        if jwt_settings.UPDATE_LAST_LOGIN:
+            update_last_login(None, user)
         body = {**_tokens_for(user), "user": UserMeSerializer(user, context={"request": request}).data}
         return Response(body)
 
@@ -86,12 +91,17 @@ class RefreshView(TokenRefreshView):
     """``POST /api/auth/refresh``: rotate a refresh token.
 
     Body ``{refresh}``; 200 ``{"access", "refresh"}``. The old refresh token is
-    blacklisted; a used, blacklisted, expired or malformed token is 401.
+    blacklisted; a used, blacklisted, expired or malformed token, or one whose
+    user is inactive or deleted, is 401.
     """
 
     @extend_schema(request=RefreshInputSerializer, responses={200: TokenPairSerializer})
     def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
+        try:
+            return super().post(request, *args, **kwargs)
+        except get_user_model().DoesNotExist:
+            # simplejwt looks the token's user up with .get(): a deleted user is a bad token, not a 500.
+            raise InvalidToken("No active account found for the given token.")
 
 
 class LogoutView(APIView):

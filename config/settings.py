@@ -193,6 +193,9 @@ REST_FRAMEWORK = {
         "register": THROTTLE_REGISTER,
     },
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
+    # Throttles identify clients by REMOTE_ADDR, which uvicorn --proxy-headers
+    # fills from trusted proxies only; a client's own X-Forwarded-For is ignored.
+    "NUM_PROXIES": 0,
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
