@@ -77,6 +77,27 @@ def map_publish_tick(now=None, seq: int | None = None) -> dict:
     if not ids:
         return {"users": 0, "published": 0, "stale": 0}
 
+    try:
+        messages, still_live, count = _tick_apply(ids, now, fresh_after, seq)
+    except Exception:
+        # Nothing was published: queue everyone again for the next tick.
+        r.sadd(map_dirty_key(), *ids)
+        raise
+    if still_live:
+        r.zadd(map_live_key(), still_live)
+    published = 0
+    for groups, message in messages:
+        message["published_at"] = time.time()
+        for group in groups:
+            group_send_now(group, message)
+            published += 1
+    return {"users": count, "published": published, "stale": len(stale)}
+
+
+def _tick_apply(
+    ids: list[str], now, fresh_after, seq: int
+) -> tuple[list[tuple[list[str], dict]], dict[str, float], int]:
+    """Lock and update the published cells of ``ids``; return the messages to send after commit."""
     messages: list[tuple[list[str], dict]] = []
     still_live: dict[str, float] = {}
     with transaction.atomic():
@@ -117,16 +138,7 @@ def map_publish_tick(now=None, seq: int | None = None) -> dict:
         if upd_ids:
             with connection.cursor() as cursor:
                 cursor.execute(_UPDATE, [now, upd_ids, upd_cells, upd_lats, upd_lngs])
-
-    if still_live:
-        r.zadd(map_live_key(), still_live)
-    published = 0
-    for groups, message in messages:
-        message["published_at"] = time.time()
-        for group in groups:
-            group_send_now(group, message)
-            published += 1
-    return {"users": len(rows), "published": published, "stale": len(stale)}
+    return messages, still_live, len(rows)
 
 
 def _tick_claim(seq: int) -> bool:

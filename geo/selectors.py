@@ -172,7 +172,7 @@ def map_nodes_list(
     where = [
         "s.location_sharing",
         "u.is_active",
-        "f.public_location IS NOT NULL",
+        "(u.id = ANY(%(exact)s::uuid[]) OR f.public_location IS NOT NULL)",
         "f.recorded_at > %(fresh_after)s",
         "u.id <> %(viewer)s",
         "(cardinality(s.visible_roles) = 0 OR s.visible_roles && %(viewer_roles)s::varchar[])",

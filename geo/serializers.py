@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -22,6 +23,12 @@ class FiniteFloatField(serializers.FloatField):
         return value
 
 
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "string", "format": "date-time"}, {"type": "integer", "minimum": 0}],
+        "description": "ISO 8601 (no offset = UTC) or epoch milliseconds.",
+    }
+)
 class TimestampField(serializers.Field):
     """A UTC instant given as ISO 8601 (naive means UTC) or epoch milliseconds (number)."""
 
@@ -31,12 +38,14 @@ class TimestampField(serializers.Field):
         if isinstance(data, bool):
             self.fail("invalid")
         if isinstance(data, (int, float)):
-            if not math.isfinite(data) or data < 0 or data > 1e14:
+            if not 0 <= data <= 1e14:  # also refuses NaN, infinities and ints too large for a float
                 self.fail("invalid")
             return datetime.fromtimestamp(data / 1000.0, tz=UTC)
         if isinstance(data, str):
             text = data.strip()
-            if text.isdigit():
+            if text.isascii() and text.isdigit():  # str.isdigit() alone accepts "²", which int() refuses
+                if len(text) > 15:  # beyond 1e14 ms; int() also refuses more than 4300 digits
+                    self.fail("invalid")
                 return self.to_internal_value(int(text))
             try:
                 parsed = parse_datetime(text)
@@ -46,7 +55,10 @@ class TimestampField(serializers.Field):
                 self.fail("invalid")
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=UTC)
-            return parsed.astimezone(UTC)
+            try:
+                return parsed.astimezone(UTC)
+            except OverflowError:  # e.g. 9999-12-31T23:59:59-05:00 is past datetime.max in UTC
+                self.fail("invalid")
         self.fail("invalid")
 
     def to_representation(self, value):
