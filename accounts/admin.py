@@ -43,17 +43,7 @@ class UserSettingsAdminForm(forms.ModelForm):
 
     class Meta:
         model = UserSettings
-        fields = [
-            "location_sharing",
-            "visible_roles",
-            "filters",
-            "search_radius_m",
-            "preferred_pace",
-            "age_range_min",
-            "age_range_max",
-            "gender_preference",
-            "keep_location_history",
-        ]
+        fields = list(UserSettings.EDITABLE_FIELDS)
 
     def clean_visible_roles(self):
         return _known_roles(self.cleaned_data.get("visible_roles"), "visible_roles")

@@ -162,6 +162,19 @@ def default_filters() -> dict:
 class UserSettings(models.Model):
     """Privacy and matching preferences, one row per user (seed 000 Settings + seed 001 preferences)."""
 
+    #: Fields a user may change (API and admin alike).
+    EDITABLE_FIELDS = (
+        "location_sharing",
+        "visible_roles",
+        "filters",
+        "search_radius_m",
+        "preferred_pace",
+        "age_range_min",
+        "age_range_max",
+        "gender_preference",
+        "keep_location_history",
+    )
+
     user = models.OneToOneField(User, on_delete=models.CASCADE, primary_key=True, related_name="settings")
     location_sharing = models.BooleanField(default=False)
     visible_roles = ArrayField(models.SlugField(max_length=SLUG_LENGTH), default=list, blank=True)

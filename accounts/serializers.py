@@ -133,18 +133,7 @@ class UserSettingsSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = UserSettings
-        fields = [
-            "location_sharing",
-            "visible_roles",
-            "filters",
-            "search_radius_m",
-            "preferred_pace",
-            "age_range_min",
-            "age_range_max",
-            "gender_preference",
-            "keep_location_history",
-            "updated_at",
-        ]
+        fields = [*UserSettings.EDITABLE_FIELDS, "updated_at"]
         read_only_fields = ["updated_at"]
 
 
