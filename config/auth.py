@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from channels.security.websocket import OriginValidator
 from django.conf import settings
@@ -13,6 +12,8 @@ from django.contrib.auth.models import AnonymousUser
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken
+
+from .realtime import run_sync
 
 
 def token_from_scope(scope) -> str | None:
@@ -27,7 +28,7 @@ def token_from_scope(scope) -> str | None:
     return tokens[0] if tokens else None
 
 
-@database_sync_to_async
+@run_sync
 def _user_for(raw: str):
     try:
         token = AccessToken(raw)

@@ -16,7 +16,6 @@ import json
 import logging
 import time
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.apps import apps
 from django.conf import settings
@@ -25,7 +24,7 @@ from rest_framework.exceptions import ValidationError
 from geo import presence
 
 from .errors import DomainError, error_body, validation_fields
-from .realtime import HANDLERS, user_group
+from .realtime import HANDLERS, run_sync, user_group
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +55,7 @@ class RendezvousConsumer(AsyncWebsocketConsumer):
         self.user = user
         self.token_exp = self.scope.get("token_exp")
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
-        await database_sync_to_async(presence.presence_touch)(user.pk, self.channel_name)
+        await run_sync(presence.presence_touch)(user.pk, self.channel_name)
         self._heartbeat = asyncio.ensure_future(self._presence_heartbeat())
         await self.accept()
 
@@ -69,14 +68,14 @@ class RendezvousConsumer(AsyncWebsocketConsumer):
 
         await map_unsubscribe_all(self)
         await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
-        await database_sync_to_async(presence.presence_leave)(self.user.pk, self.channel_name)
+        await run_sync(presence.presence_leave)(self.user.pk, self.channel_name)
 
     async def _presence_heartbeat(self):
         interval = max(1.0, settings.PRESENCE_TTL_S / 3)
         while True:
             await asyncio.sleep(interval)
             try:
-                await database_sync_to_async(presence.presence_touch)(self.user.pk, self.channel_name)
+                await run_sync(presence.presence_touch)(self.user.pk, self.channel_name)
             except Exception:
                 logger.exception("presence heartbeat failed")
 

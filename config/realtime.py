@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -64,6 +65,17 @@ def publish(group: str, event: str, data: dict) -> None:
     ``event.<id>``, ``conversation.<id>``, ``cell.<geohash>``.
     """
     publish_message(group, {"type": "event.forward", "event": event, "data": data})
+
+
+def run_sync(func):
+    """Wrap sync ``func`` (ORM, Redis) for socket code, on the shared thread pool.
+
+    Unlike the default ``thread_sensitive=True``, calls from different sockets
+    run in parallel threads (each with a pooled DB connection) instead of
+    queueing on one thread per process; one socket's frames stay ordered
+    because the consumer awaits each handler before the next frame.
+    """
+    return database_sync_to_async(func, thread_sensitive=False)
 
 
 def user_group(user_id) -> str:

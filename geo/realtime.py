@@ -12,11 +12,10 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from config.errors import InvalidInput, validation_fields
-from config.realtime import handler
+from config.realtime import handler, run_sync
 
 from . import services
 from .grid import haversine_m, tiles_for_circle
@@ -47,7 +46,7 @@ def _jsonable_node(node: dict) -> dict:
 @handler("location:update", "location_update")
 async def location_update(consumer, data):
     """Record a fix through ``geo.services.location_record``; ack ``{"stored", "status", ...}``."""
-    result = await database_sync_to_async(services.location_record)(consumer.user, data)
+    result = await run_sync(services.location_record)(consumer.user, data)
     return result.as_dict()
 
 
@@ -88,13 +87,13 @@ async def map_subscribe(consumer, data):
     lat, lng, radius = _area(data)
     await map_unsubscribe_all(consumer)
     if radius is None:
-        radius = await database_sync_to_async(_default_radius)(consumer.user)
+        radius = await run_sync(_default_radius)(consumer.user)
     # Join the tiles before taking the snapshot: a change published in
     # between is queued and applied after the snapshot is sent.
     groups = tiles_for_circle(lat, lng, radius)
     for group in groups:
         await consumer.channel_layer.group_add(group, consumer.channel_name)
-    viewer, radius, nodes = await database_sync_to_async(_snapshot)(consumer.user, lat, lng, radius)
+    viewer, radius, nodes = await run_sync(_snapshot)(consumer.user, lat, lng, radius)
     sub = MapSubscription(lat=lat, lng=lng, radius_m=radius, groups=groups, viewer=viewer)
     sub.visible = {n["user_id"] for n in nodes}
     consumer.map_subscription = sub
@@ -177,7 +176,7 @@ async def map_refresh_received(consumer) -> None:
     sub: MapSubscription | None = getattr(consumer, "map_subscription", None)
     if sub is None:
         return
-    viewer, _, nodes = await database_sync_to_async(_snapshot)(consumer.user, sub.lat, sub.lng, sub.radius_m)
+    viewer, _, nodes = await run_sync(_snapshot)(consumer.user, sub.lat, sub.lng, sub.radius_m)
     sub.viewer = viewer
     now_visible = {n["user_id"]: n for n in nodes}
     for uid in sorted(sub.visible - set(now_visible)):
