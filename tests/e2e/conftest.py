@@ -24,6 +24,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def test_database_url() -> str:
+    """``DATABASE_URL`` of the database pytest-django made for this run (for child processes)."""
+    db = connection.settings_dict
+    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    return f"postgis://{db['USER']}:{db['PASSWORD']}@{host}:{port}/{db['NAME']}"
+
+
 class Server:
     """One ``uvicorn config.asgi:application`` process on the test database and Redis."""
 
@@ -86,11 +93,10 @@ def start_servers(transactional_db):
     (ROOT / ".run").mkdir(exist_ok=True)
 
     def start(n: int = 1, **extra_env) -> list[Server]:
-        db = connection.settings_dict
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings_test",
-            "DATABASE_URL": f"postgis://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+            "DATABASE_URL": test_database_url(),
             "REDIS_URL": settings.REDIS_URL,
             "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
             "MAP_PUBLISH_TICK_S": "0.5",
