@@ -107,6 +107,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     vehicle_type = models.CharField(max_length=16, choices=VehicleType.choices, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
+    is_demo = models.BooleanField(
+        default=False, db_index=True, help_text="Created by manage.py seed_users (demo data, shared password)."
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 

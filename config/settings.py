@@ -237,6 +237,10 @@ MAP_TICKER_ENABLED = env.bool("MAP_TICKER_ENABLED", default=True)
 PRESENCE_TTL_S = env.int("PRESENCE_TTL_S", default=60)
 WS_MAX_FRAME_BYTES = env.int("WS_MAX_FRAME_BYTES", default=16 * 1024)
 
+# --- demo data (manage.py seed_users) --------------------------------------------
+# Every demo user (User.is_demo) logs in with this password; demo data is public, so is this.
+DEMO_USER_PASSWORD = env("DEMO_USER_PASSWORD", default="rendezvous-demo-password")
+
 # --- production hardening (manage.py check --deploy) -------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)

@@ -9,4 +9,5 @@ urlpatterns = [
     p(r"api/users/location", views.LocationView.as_view(), "users-location"),
     p(r"api/map_nodes", views.MapNodesView.as_view(), "map-nodes"),
     p(r"api/users/nearby", views.NearbyUsersView.as_view(), "users-nearby"),
+    p(r"api/places/nearby", views.PlacesNearbyView.as_view(), "places-nearby"),
 ]

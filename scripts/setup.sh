@@ -66,6 +66,23 @@ step_app() {
   "$VENV/bin/python" manage.py collectstatic --noinput -v 0
 }
 
+# Demo data, for `make run` only (the exec'd command is `honcho start`): the
+# Helsinki POIs on the first start (skipped while places exist), then
+# SEED_DEMO_USERS (default 200, 0 for none) demo users, idempotently. A failure
+# only warns: the server still starts.
+run_demo_data() {
+  [[ -f manage.py ]] || return 0
+  log "manage.py import_osm (Helsinki, first start only)"
+  "$VENV/bin/python" manage.py import_osm --if-empty --no-progress ||
+    warn "import_osm failed: starting without OpenStreetMap places"
+  local count=${SEED_DEMO_USERS:-200}
+  [[ $count =~ ^[0-9]+$ ]] || { warn "SEED_DEMO_USERS=$count is not a number: no demo users"; return 0; }
+  ((count > 0)) || return 0
+  log "manage.py seed_users --count $count"
+  "$VENV/bin/python" manage.py seed_users --count "$count" --no-progress ||
+    warn "seed_users failed: starting without demo users"
+}
+
 steps=()
 while (($#)); do
   case $1 in
@@ -78,6 +95,7 @@ done
 for s in "${steps[@]}"; do "step_$s"; done
 
 if (($#)); then
+  if [[ $(basename "$1") == honcho && " ${*:2} " == *" start "* ]]; then run_demo_data; fi
   log "running: $*"
   exec "$@"
 fi

@@ -24,7 +24,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_database_url() -> str:
+def child_database_url() -> str:
     """``DATABASE_URL`` of the database pytest-django made for this run (for child processes)."""
     db = connection.settings_dict
     host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
@@ -96,7 +96,7 @@ def start_servers(transactional_db):
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings_test",
-            "DATABASE_URL": test_database_url(),
+            "DATABASE_URL": child_database_url(),
             "REDIS_URL": settings.REDIS_URL,
             "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
             "MAP_PUBLISH_TICK_S": "0.5",

@@ -16,7 +16,7 @@ from django.utils import timezone
 from geo.models import LocationHistory
 from geo.tasks import location_history_prune_task
 
-from .conftest import ROOT, test_database_url
+from .conftest import ROOT, child_database_url
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -34,7 +34,7 @@ def test_worker_prunes_old_history(make_user):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings_test",
-        "DATABASE_URL": test_database_url(),
+        "DATABASE_URL": child_database_url(),
         "REDIS_URL": settings.REDIS_URL,
     }
     (ROOT / ".run").mkdir(exist_ok=True)
