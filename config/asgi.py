@@ -6,6 +6,7 @@ Run with ``uvicorn config.asgi:application --lifespan on``.
 """
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 import logging
 import os
 
@@ -44,6 +45,11 @@ async def application(scope, receive, send):
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            # Socket handlers run ORM/Redis calls on the loop's default executor
+            # (config.realtime.run_sync); size it so I/O waits overlap.
+            asyncio.get_running_loop().set_default_executor(
+                ThreadPoolExecutor(max_workers=settings.ASGI_THREADS, thread_name_prefix="rdv-sync")
+            )
             if settings.MAP_TICKER_ENABLED:
                 from geo.fanout import map_ticker
 

@@ -30,7 +30,7 @@ def rate_limit_hit(scope: str, ident: str, rate: str) -> None:
     window = int(now // period)
     k = key("rl", scope, ident, window)
     r = get_redis()
-    pipe = r.pipeline()
+    pipe = r.pipeline(transaction=False)
     pipe.incr(k)
     pipe.expire(k, period + 1)
     count, _ = pipe.execute()

@@ -93,7 +93,7 @@ DATABASES = {
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
     "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
-    "max_size": env.int("DB_POOL_MAX_SIZE", default=20),
+    "max_size": env.int("DB_POOL_MAX_SIZE", default=32),
     "timeout": env.int("DB_POOL_TIMEOUT_S", default=10),
 }
 DATABASES["default"].setdefault("TEST", {})["NAME"] = env("TEST_DATABASE_NAME", default="test_rendezvous")
@@ -235,6 +235,9 @@ MAP_MAX_RESULTS = env.int("MAP_MAX_RESULTS", default=200)
 # through Redis, so several processes publish each change once).
 MAP_TICKER_ENABLED = env.bool("MAP_TICKER_ENABLED", default=True)
 PRESENCE_TTL_S = env.int("PRESENCE_TTL_S", default=60)
+# Threads per server process for the sync (ORM, Redis) part of socket events;
+# keep DB_POOL_MAX_SIZE at least this large.
+ASGI_THREADS = env.int("ASGI_THREADS", default=32)
 WS_MAX_FRAME_BYTES = env.int("WS_MAX_FRAME_BYTES", default=16 * 1024)
 
 # --- demo data (manage.py seed_users) --------------------------------------------

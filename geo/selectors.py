@@ -206,12 +206,14 @@ def map_nodes_list(
         JOIN accounts_user u ON u.id = f.user_id
         JOIN accounts_usersettings s ON s.user_id = f.user_id
         WHERE {" AND ".join(where)}
-        ORDER BY distance_m, u.id
+        ORDER BY {shown} <-> {centre}
         LIMIT %(limit)s
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
+        # KNN (<->, the GiST index, sphere distance) picks the nearest
+        # ``limit`` rows; order them by the reported spheroid distance.
+        rows = sorted(cursor.fetchall(), key=lambda row: (row[6], str(row[0])))
     online = presence_online_ids([row[0] for row in rows])
     grid = float(settings.MAP_GRID_M)
     return [

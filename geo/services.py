@@ -16,13 +16,12 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.models import UserSettings
 from config.errors import InvalidInput, validation_fields
 from config.ratelimit import rate_limit_hit
 from config.redis import get_redis, key
 
 from .grid import cell_for
-from .models import LocationFix, LocationHistory
+from .models import LocationHistory
 from .serializers import LocationFixInputSerializer
 
 
@@ -72,18 +71,37 @@ def map_visibility_changed(user_id) -> None:
     group_send_now(user_group(user_id), {"type": "map.refresh"})
 
 
-_UPSERT = """
-WITH prev AS (SELECT recorded_at FROM geo_locationfix WHERE user_id = %(uid)s)
-INSERT INTO geo_locationfix AS f
-    (user_id, location, accuracy_m, speed_mps, heading_deg, recorded_at, received_at, cell, public_cell)
-VALUES (%(uid)s, ST_SetSRID(ST_MakePoint(%(lng)s, %(lat)s), 4326)::geography,
-        %(accuracy_m)s, %(speed_mps)s, %(heading_deg)s, %(recorded_at)s, %(received_at)s, %(cell)s, '')
-ON CONFLICT (user_id) DO UPDATE SET
-    location = EXCLUDED.location, accuracy_m = EXCLUDED.accuracy_m, speed_mps = EXCLUDED.speed_mps,
-    heading_deg = EXCLUDED.heading_deg, recorded_at = EXCLUDED.recorded_at,
-    received_at = EXCLUDED.received_at, cell = EXCLUDED.cell
-WHERE f.recorded_at <= EXCLUDED.recorded_at - make_interval(secs => %(min_interval)s)
-RETURNING f.public_cell, (SELECT recorded_at FROM prev)
+#: One statement, one round trip, atomic on its own: read the user's settings,
+#: upsert the latest fix unless it is out of order or within the minimum
+#: interval, append history when kept, and report what happened. The final
+#: SELECT reads geo_locationfix from the statement's snapshot, i.e. the
+#: previously stored fix (PostgreSQL: data-modifying statements in WITH).
+_RECORD = """
+WITH s AS (
+    SELECT location_sharing, keep_location_history FROM accounts_usersettings WHERE user_id = %(uid)s
+), up AS (
+    INSERT INTO geo_locationfix AS f
+        (user_id, location, accuracy_m, speed_mps, heading_deg, recorded_at, received_at, cell, public_cell)
+    VALUES (%(uid)s, ST_SetSRID(ST_MakePoint(%(lng)s, %(lat)s), 4326)::geography,
+            %(accuracy_m)s, %(speed_mps)s, %(heading_deg)s, %(recorded_at)s, %(received_at)s, %(cell)s, '')
+    ON CONFLICT (user_id) DO UPDATE SET
+        location = EXCLUDED.location, accuracy_m = EXCLUDED.accuracy_m, speed_mps = EXCLUDED.speed_mps,
+        heading_deg = EXCLUDED.heading_deg, recorded_at = EXCLUDED.recorded_at,
+        received_at = EXCLUDED.received_at, cell = EXCLUDED.cell
+    WHERE f.recorded_at <= EXCLUDED.recorded_at - make_interval(secs => %(min_interval)s)
+    RETURNING f.public_cell
+), history AS (
+    INSERT INTO geo_locationhistory
+        (user_id, location, accuracy_m, speed_mps, heading_deg, recorded_at, received_at)
+    SELECT %(uid)s, ST_SetSRID(ST_MakePoint(%(lng)s, %(lat)s), 4326)::geography,
+           %(accuracy_m)s, %(speed_mps)s, %(heading_deg)s, %(recorded_at)s, %(received_at)s
+    FROM up, s WHERE s.keep_location_history
+    RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM up), (SELECT public_cell FROM up),
+       COALESCE((SELECT location_sharing FROM s), false),
+       (SELECT recorded_at FROM geo_locationfix WHERE user_id = %(uid)s),
+       (SELECT count(*) FROM history)
 """
 
 
@@ -118,8 +136,6 @@ def location_record(user, data) -> FixResult:
         )
     rate_limit_hit("location", str(user.pk), settings.THROTTLE_LOCATION)
 
-    prefs = UserSettings.objects.filter(user_id=user.pk).values("location_sharing", "keep_location_history").first()
-    prefs = prefs or {"location_sharing": False, "keep_location_history": False}
     cell = cell_for(values["lat"], values["lng"])
     params = {
         "uid": user.pk,
@@ -133,33 +149,21 @@ def location_record(user, data) -> FixResult:
         "cell": cell.id,
         "min_interval": float(settings.LOCATION_MIN_INTERVAL_S),
     }
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(_UPSERT, params)
-            row = cursor.fetchone()
-        if row is None:
-            stored_at = LocationFix.objects.filter(user_id=user.pk).values_list("recorded_at", flat=True).first()
-            status = "out_of_order" if stored_at and recorded_at < stored_at else "coalesced"
-            return FixResult(False, status, recorded_at, received_at)
-        public_cell = row[0]
-        if prefs["keep_location_history"]:
-            LocationHistory.objects.create(
-                user_id=user.pk,
-                location=f"SRID=4326;POINT({values['lng']} {values['lat']})",
-                accuracy_m=values.get("accuracy_m"),
-                speed_mps=values.get("speed_mps"),
-                heading_deg=values.get("heading_deg"),
-                recorded_at=recorded_at,
-                received_at=received_at,
-            )
-        if prefs["location_sharing"]:
-            transaction.on_commit(lambda: _map_fix_stored(user.pk, recorded_at, cell.id != public_cell))
+    with connection.cursor() as cursor:
+        cursor.execute(_RECORD, params)
+        stored, public_cell, sharing, previous_at, _ = cursor.fetchone()
+    if not stored:
+        status = "out_of_order" if previous_at and recorded_at < previous_at else "coalesced"
+        return FixResult(False, status, recorded_at, received_at)
+    if sharing:
+        changed = cell.id != public_cell
+        transaction.on_commit(lambda: _map_fix_stored(user.pk, recorded_at, changed))
     return FixResult(True, "stored", recorded_at, received_at)
 
 
 def _map_fix_stored(user_id, recorded_at: datetime, cell_changed: bool) -> None:
     r = get_redis()
-    pipe = r.pipeline()
+    pipe = r.pipeline(transaction=False)
     pipe.zadd(map_live_key(), {str(user_id): recorded_at.timestamp()})
     if cell_changed:
         pipe.sadd(map_dirty_key(), str(user_id))
