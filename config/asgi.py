@@ -6,9 +6,9 @@ Run with ``uvicorn config.asgi:application --lifespan on``.
 """
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
