@@ -6,7 +6,7 @@ VENV := .venv/bin
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint fmt migrate bench clean-run status
+.PHONY: help setup run test lint fmt migrate bench demo clean-run status
 
 help:
 	@echo "make run        provision everything, then start web+worker+beat (honcho, Ctrl-C stops all)"
@@ -15,7 +15,8 @@ help:
 	@echo "make migrate    provision services + .venv, then manage.py migrate"
 	@echo "make lint       ruff check + ruff format --check"
 	@echo "make fmt        ruff format + ruff check --fix"
-	@echo "make bench      scripts/bench.sh if present"
+	@echo "make demo       serve in the background, simulate 200 walking clients for 60 s, print the summary"
+	@echo "make bench      benchmark scenarios -> bench/results/*.json, bench/README.md (ARGS=\"--quick\")"
 	@echo "make status     is PostgreSQL/Redis reachable?"
 	@echo "make clean-run  stop the Redis that the scripts started (.run/redis.pid)"
 
@@ -41,8 +42,10 @@ fmt:
 	@$(SETUP) venv -- bash -c '$(VENV)/ruff format . && $(VENV)/ruff check --fix .'
 
 bench:
-	@if [ -f scripts/bench.sh ]; then $(SETUP) -- bash scripts/bench.sh $(ARGS); \
-	else echo "no benchmarks yet"; fi
+	@$(SETUP) -- bash scripts/bench.sh $(ARGS)
+
+demo:
+	@$(SETUP) -- bash scripts/demo.sh $(ARGS)
 
 status:
 	@bash scripts/services.sh status

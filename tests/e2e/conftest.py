@@ -53,6 +53,8 @@ class Server:
                 "on",
                 "--ws-max-size",
                 "1048576",
+                "--ws-per-message-deflate",
+                "false",
                 "--log-level",
                 "warning",
             ],
