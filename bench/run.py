@@ -441,7 +441,8 @@ class BenchServer:
         self.proc = subprocess.Popen(  # noqa: S603
             [
                 sys.executable, "-m", "uvicorn", env.get("BENCH_APP", "config.asgi:application"), "--host", "127.0.0.1",
-                "--port", str(self.port), "--lifespan", "on", "--ws-max-size", "1048576", "--ws-per-message-deflate", "false", "--log-level", "warning",
+                "--port", str(self.port), "--lifespan", "on", "--ws-max-size", "1048576",
+                "--ws-per-message-deflate", "false", "--log-level", "warning",
             ],
             cwd=ROOT,
             env=env,
