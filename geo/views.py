@@ -76,7 +76,7 @@ class MapNodesView(APIView):
         radius = v.get("radius") or viewer.search_radius_m
         nodes = map_nodes_list(viewer, lat=v["lat"], lng=v["lng"], radius_m=radius, role=role)
         return Response(
-            {"count": len(nodes), "results": MapNodesResponseSerializer().fields["results"].to_representation(nodes)}
+            {"count": len(nodes), "results": nodes}
         )
 
 
@@ -96,7 +96,7 @@ class NearbyUsersView(APIView):
         if nodes is None:
             raise NotFound("Send a location first.", code="no_location")
         return Response(
-            {"count": len(nodes), "results": MapNodesResponseSerializer().fields["results"].to_representation(nodes)}
+            {"count": len(nodes), "results": nodes}
         )
 
 
