@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserChangeForm
 
-from config.errors import InvalidInput
+from core.errors import InvalidInput
 
 from .models import Block, Role, User, UserSettings
 from .selectors import roles_validate

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
 
-from config.errors import InvalidInput
+from core.errors import InvalidInput
 
 from .models import Block, Role, User, UserSettings
 

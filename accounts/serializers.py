@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.validators import FileExtensionValidator
 from rest_framework import serializers
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 from .models import PROFILE_PHOTO_EXTENSIONS, Block, User, UserSettings
 

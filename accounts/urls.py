@@ -1,6 +1,6 @@
 """Routes of accounts (with or without trailing slash)."""
 
-from config.routing_utils import path_slash_optional as p
+from core.routing import path_slash_optional as p
 
 from . import views
 

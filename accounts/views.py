@@ -15,7 +15,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenRefreshView
 
-from config.errors import DomainError, Forbidden
+from core.errors import DomainError, Forbidden
 
 from . import selectors, services
 from .serializers import (

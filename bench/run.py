@@ -16,7 +16,7 @@ ingest
     socket) and ``POST /api/location`` over HTTP (closed loop): fixes per
     second and acknowledgement latency.
 fanout
-    The simulated city (``geo.simulation``) at 1 000 and 2 000 sockets, one
+    The simulated city (``devtools.simulation``) at 1 000 and 2 000 sockets, one
     fix every 2 s each: delivery latency, deliveries per second, errors,
     privacy violations, server CPU and RSS (psutil on the uvicorn pid).
 idle
@@ -141,8 +141,8 @@ def conninfo(url: str) -> str:
 
 
 def pct(values_s: list[float]) -> dict:
-    """Latency percentiles in ms (see ``geo.simulation.percentiles_ms``)."""
-    from geo.simulation import percentiles_ms
+    """Latency percentiles in ms (see ``devtools.simulation.percentiles_ms``)."""
+    from devtools.simulation import percentiles_ms
 
     return percentiles_ms(values_s)
 
@@ -260,7 +260,7 @@ def population_seed(url: str, *, n_users: int, dense_share: float, n_viewers: in
     ``city=False`` (radius): ``dense_share`` of the users in a Gaussian
     (sigma 5 km) around Helsinki, the rest uniform over Finland, all sharing
     and fresh (85 % without role restriction). ``city=True``: users on the
-    walking network of ``geo.simulation.walk_network_get`` with the demo mix
+    walking network of ``devtools.simulation.walk_network_get`` with the demo mix
     of privacy settings (sharing, ``visible_roles``, ``show_roles``, blocks)
     and the bench password. Skips the work when the database already holds
     this exact population. Returns timings (seconds) and counts.
@@ -283,7 +283,7 @@ def population_seed(url: str, *, n_users: int, dense_share: float, n_viewers: in
     roles_all = ["walker", "driver", "rider", "runner", "cyclist", "explorer"]
     network = None
     if city:
-        from geo.simulation import walk_network_get
+        from devtools.simulation import walk_network_get
 
         network = walk_network_get([])
         nodes = network._walkable
@@ -590,7 +590,7 @@ def server_env(db_url: str, quick: bool) -> dict:
 
 def redis_wipe() -> None:
     """Delete the bench keys (``rdvbench:*``) so that presence and map state start empty."""
-    from config.redis import get_redis
+    from core.redis import get_redis
 
     r = get_redis()
     keys = list(r.scan_iter("rdvbench:*", count=1000))
@@ -936,7 +936,7 @@ def _city_points(n: int) -> list[tuple[float, float]]:
 
 def scenario_ingest(cfg: dict, args) -> dict:
     """Fixes per second over sockets (open loop) and HTTP (closed loop), with ack latency."""
-    from geo.simulation import run_policy_install
+    from devtools.simulation import run_policy_install
 
     db_url = _city_db(cfg)
     tokens = tokens_for("city", cfg["city_users"])
@@ -977,7 +977,7 @@ def scenario_ingest(cfg: dict, args) -> dict:
 
 def scenario_fanout(cfg: dict, args) -> dict:
     """The simulated city at each size of ``fanout_sizes`` sockets, one fix every 2 s each."""
-    from geo import simulation
+    from devtools import simulation
     from geo.models import LocationFix
 
     db_url = _city_db(cfg)
@@ -1077,7 +1077,7 @@ async def _idle(url: str, tokens, hold_s: float, pid: int) -> dict:
 
 def scenario_idle(cfg: dict, args) -> dict:
     """``idle_sockets`` authenticated sockets held ``idle_s`` s: server RSS per socket and CPU."""
-    from geo.simulation import run_policy_install
+    from devtools.simulation import run_policy_install
 
     db_url = _city_db(cfg)
     tokens = tokens_for("city", cfg["idle_sockets"])

@@ -20,8 +20,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
-from .auth import JWTAuthMiddleware, TokenSocketOriginValidator  # noqa: E402
-from .consumers import RendezvousConsumer, load_realtime_modules  # noqa: E402
+from realtime.auth import JWTAuthMiddleware, TokenSocketOriginValidator  # noqa: E402
+from realtime.consumer import RendezvousConsumer, load_realtime_modules  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ async def application(scope, receive, send):
         message = await receive()
         if message["type"] == "lifespan.startup":
             # Socket handlers run ORM/Redis calls on the loop's default executor
-            # (config.realtime.run_sync); size it so I/O waits overlap.
+            # (realtime.publish.run_sync); size it so I/O waits overlap.
             asyncio.get_running_loop().set_default_executor(
                 ThreadPoolExecutor(max_workers=settings.ASGI_THREADS, thread_name_prefix="rdv-sync")
             )

@@ -6,8 +6,8 @@ from django.urls import include, path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import health
-from .routing_utils import path_slash_optional as p
+from core import health
+from core.routing import path_slash_optional as p
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include("accounts.urls")),
     path("", include("geo.urls")),
+    path("", include("places.urls")),
 ]
 
 if settings.DEBUG:
@@ -25,7 +26,7 @@ if settings.DEBUG:
 
     urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT})]
 
-handler400 = "config.errors.json_400"
-handler403 = "config.errors.json_403"
-handler404 = "config.errors.json_404"
-handler500 = "config.errors.json_500"
+handler400 = "core.errors.json_400"
+handler403 = "core.errors.json_403"
+handler404 = "core.errors.json_404"
+handler500 = "core.errors.json_500"

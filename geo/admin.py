@@ -1,8 +1,8 @@
-"""Admin for fixes, history and OpenStreetMap places (GIS map widget)."""
+"""Admin for fixes and history (GIS map widget)."""
 
 from django.contrib.gis import admin
 
-from .models import LocationFix, LocationHistory, Place
+from .models import LocationFix, LocationHistory
 
 
 @admin.register(LocationFix)
@@ -21,14 +21,3 @@ class LocationHistoryAdmin(admin.GISModelAdmin):
     list_display = ["user", "recorded_at"]
     raw_id_fields = ["user"]
     date_hierarchy = "recorded_at"
-
-
-@admin.register(Place)
-class PlaceAdmin(admin.GISModelAdmin):
-    """OpenStreetMap points of interest (``manage.py import_osm``); a re-import overwrites edits."""
-
-    list_display = ["name", "category", "osm_type", "osm_id", "address", "updated_at"]
-    list_filter = ["osm_type"]
-    search_fields = ["name", "category", "address", "=osm_id"]
-    readonly_fields = ["created_at", "updated_at"]
-    ordering = ["name", "id"]

@@ -30,8 +30,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.realtime import group_send_now
-from config.redis import get_redis, key
+from core.redis import get_redis, key
+from realtime.publish import group_send_now
 
 from .grid import cell_centre, tiles_for_point
 from .selectors import location_fresh_after

@@ -26,8 +26,8 @@ from functools import lru_cache
 import pygeohash
 from django.conf import settings
 
-#: Mean Earth radius, metres (IUGG, as used by PostGIS' spherical distance).
-EARTH_RADIUS_M = 6_371_008.8
+from core.geodesy import EARTH_RADIUS_M, haversine_m  # noqa: F401 (re-exported)
+
 #: Metres per degree of latitude on that sphere.
 METRES_PER_DEGREE = math.pi * EARTH_RADIUS_M / 180.0
 #: Geohash precisions of the fan-out tiles, finest first (6: ~1.2 x 0.6 km, 5: ~4.9 km,
@@ -93,15 +93,6 @@ def cell_centre(cell_id: str, size_m: float | None = None) -> tuple[float, float
     _, dlat = _rows(size)
     _, dlng = _row_columns(size, row)
     return -90.0 + (row + 0.5) * dlat, -180.0 + (col + 0.5) * dlng
-
-
-def haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    """Great-circle distance in metres between two WGS84 points (degrees)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp = p2 - p1
-    dl = math.radians(lng2 - lng1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
 def tile_group(geohash: str) -> str:

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 
-from config.errors import InvalidInput, validation_fields
-from config.realtime import handler, run_sync
+from core.errors import InvalidInput, validation_fields
+from realtime.publish import handler, run_sync
 
 from . import services
 from .grid import haversine_m, tiles_for_circle

@@ -35,8 +35,7 @@ from django.utils import timezone
 
 from accounts.models import GenderPreference, UserSettings
 from accounts.selectors import block_blocked_ids
-
-from .presence import presence_online_ids
+from realtime.presence import presence_online_ids
 
 
 @dataclass(frozen=True)
@@ -259,45 +258,3 @@ def nearby_users_list(user, viewer: ViewerContext | None = None, *, role: str | 
 def epoch_to_datetime(seconds: float | None) -> datetime | None:
     """UTC datetime from epoch seconds (``None`` stays ``None``)."""
     return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
-
-
-# --------------------------------------------------------------------------- places (OpenStreetMap POIs)
-
-
-def place_list_nearby(
-    *,
-    lat: float,
-    lng: float,
-    radius_m: float,
-    categories: list[str] | None = None,
-    query: str = "",
-):
-    """Places within ``radius_m`` metres of (``lat``, ``lng``), nearest first (ties by id).
-
-    ``lat``/``lng`` are WGS84 degrees; distances are on the spheroid
-    (geography ``ST_DWithin``/``ST_Distance`` on the GiST index).
-    ``categories``: each item is an exact ``key=value`` (``amenity=cafe``) or a
-    bare key (``shop``: any shop); a place matches any item. ``query``: every
-    whitespace-separated word must occur (case-insensitively) in the name,
-    the category or the address. Returns a lazy queryset of ``Place`` whose
-    items carry ``distance`` (a ``Distance``; ``.m`` is metres). Validation
-    is the caller's (``PlaceNearbyQuerySerializer``); nothing here raises for
-    well-typed input.
-    """
-    from django.contrib.gis.db.models.functions import Distance
-    from django.contrib.gis.geos import Point
-    from django.contrib.gis.measure import D
-    from django.db.models import Q
-
-    from .models import Place
-
-    centre = Point(lng, lat, srid=4326)
-    qs = Place.objects.filter(location__dwithin=(centre, D(m=radius_m)))
-    if categories:
-        match = Q()
-        for item in categories:
-            match |= Q(category=item) if "=" in item else Q(category__startswith=f"{item}=")
-        qs = qs.filter(match)
-    for word in query.split():
-        qs = qs.filter(Q(name__icontains=word) | Q(category__icontains=word) | Q(address__icontains=word))
-    return qs.annotate(distance=Distance("location", centre)).order_by("distance", "id")

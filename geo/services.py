@@ -16,9 +16,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.errors import InvalidInput, validation_fields
-from config.ratelimit import rate_limit_hit
-from config.redis import get_redis, key
+from core.errors import InvalidInput, validation_fields
+from core.ratelimit import rate_limit_hit
+from core.redis import get_redis, key
 
 from .grid import cell_for
 from .models import LocationHistory
@@ -65,7 +65,7 @@ def map_visibility_changed(user_id) -> None:
     Call after commit when anything the visibility rule reads changed:
     sharing, ``visible_roles``, ``show_roles``, roles, a block.
     """
-    from config.realtime import group_send_now, user_group
+    from realtime.publish import group_send_now, user_group
 
     get_redis().sadd(map_dirty_key(), str(user_id))
     group_send_now(user_group(user_id), {"type": "map.refresh"})

@@ -1,6 +1,6 @@
 """Routes of geo (with or without trailing slash)."""
 
-from config.routing_utils import path_slash_optional as p
+from core.routing import path_slash_optional as p
 
 from . import views
 
@@ -9,5 +9,4 @@ urlpatterns = [
     p(r"api/users/location", views.LocationView.as_view(), "users-location"),
     p(r"api/map_nodes", views.MapNodesView.as_view(), "map-nodes"),
     p(r"api/users/nearby", views.NearbyUsersView.as_view(), "users-nearby"),
-    p(r"api/places/nearby", views.PlacesNearbyView.as_view(), "places-nearby"),
 ]

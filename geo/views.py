@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import roles_validate
-from config.errors import NotFound
+from core.errors import NotFound
 
 from . import services
-from .selectors import map_nodes_list, nearby_users_list, place_list_nearby, viewer_context_get
+from .selectors import map_nodes_list, nearby_users_list, viewer_context_get
 from .serializers import (
     AreaQuerySerializer,
     LocationFixInputSerializer,
     LocationFixResultSerializer,
     MapNodesResponseSerializer,
     NearbyQuerySerializer,
-    PlaceNearbyQuerySerializer,
-    PlacePageSerializer,
-    PlaceSerializer,
 )
 
 
@@ -75,9 +70,7 @@ class MapNodesView(APIView):
         viewer = viewer_context_get(request.user)
         radius = v.get("radius") or viewer.search_radius_m
         nodes = map_nodes_list(viewer, lat=v["lat"], lng=v["lng"], radius_m=radius, role=role)
-        return Response(
-            {"count": len(nodes), "results": nodes}
-        )
+        return Response({"count": len(nodes), "results": nodes})
 
 
 class NearbyUsersView(APIView):
@@ -95,55 +88,4 @@ class NearbyUsersView(APIView):
         nodes = nearby_users_list(request.user, role=role)
         if nodes is None:
             raise NotFound("Send a location first.", code="no_location")
-        return Response(
-            {"count": len(nodes), "results": nodes}
-        )
-
-
-class PlacePagination(PageNumberPagination):
-    """Pages of places: ``page`` (1-based), ``page_size`` (default ``PAGE_SIZE`` = 20, at most 100)."""
-
-    page_size_query_param = "page_size"
-    max_page_size = 100
-
-
-class PlacesNearbyView(APIView):
-    """``GET /api/places/nearby?lat=&lng=&radius=&category=&query=&page=&page_size=`` (seed 001).
-
-    OpenStreetMap points of interest (``manage.py import_osm``) within
-    ``radius`` metres (default ``MAP_DEFAULT_RADIUS_M`` = 1000, at most
-    ``MAP_MAX_RADIUS_M`` = 50 000) of ``lat``/``lng`` (WGS84 degrees),
-    nearest first. ``category``: comma-separated ``key=value`` or bare keys
-    (``amenity=cafe,shop``); ``query``: words that must all occur in the
-    name, category or address. Paginated ``{"count", "next", "previous",
-    "results"}``. Errors: 400 bad coordinates, radius, category or query
-    (``fields`` names them), 401 without a valid token, 404 for a page past
-    the end, 429 over ``THROTTLE_USER``.
-    """
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("lat", float, required=True, description="WGS84 degrees"),
-            OpenApiParameter("lng", float, required=True, description="WGS84 degrees"),
-            OpenApiParameter("radius", float, required=False, description="metres (default 1000, max 50 000)"),
-            OpenApiParameter("category", str, required=False, description="amenity=cafe,shop,..."),
-            OpenApiParameter("query", str, required=False, description="words in name, category or address"),
-            OpenApiParameter("page", int, required=False),
-            OpenApiParameter("page_size", int, required=False, description="1..100, default 20"),
-        ],
-        responses=PlacePageSerializer,
-    )
-    def get(self, request):
-        params = PlaceNearbyQuerySerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        v = params.validated_data
-        qs = place_list_nearby(
-            lat=v["lat"],
-            lng=v["lng"],
-            radius_m=v.get("radius") or settings.MAP_DEFAULT_RADIUS_M,
-            categories=v.get("category") or None,
-            query=v.get("query") or "",
-        )
-        paginator = PlacePagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(PlaceSerializer(page, many=True).data)
+        return Response({"count": len(nodes), "results": nodes})

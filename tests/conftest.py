@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import UserSettings
-from config.redis import get_redis
+from core.redis import get_redis
 from geo.fanout import map_publish_tick
 from geo.services import location_record
 

@@ -97,7 +97,7 @@ def start_servers(transactional_db):
     def start(n: int = 1, **extra_env) -> list[Server]:
         env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings_test",
+            "DJANGO_SETTINGS_MODULE": "config.settings.test",
             "DATABASE_URL": child_database_url(),
             "REDIS_URL": settings.REDIS_URL,
             "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,

@@ -33,7 +33,7 @@ def test_worker_prunes_old_history(make_user):
     queue = f"test-{uuid.uuid4().hex}"  # only this worker takes the task, whatever else shares the broker
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings_test",
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": child_database_url(),
         "REDIS_URL": settings.REDIS_URL,
     }

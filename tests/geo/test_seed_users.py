@@ -1,4 +1,4 @@
-"""manage.py seed_users / geo.demo.demo_users_seed: determinism, idempotency, the mix, streets, logins."""
+"""manage.py seed_users / devtools.demo.demo_users_seed: determinism, idempotency, the mix, streets, logins."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from accounts.models import Block, User, UserSettings
-from geo import demo, osm
+from devtools import demo
 from geo.fanout import map_publish_tick
 from geo.grid import EARTH_RADIUS_M
 from geo.models import LocationFix
+from places import osm
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from channels.db import database_sync_to_async
 from rest_framework_simplejwt.tokens import AccessToken
 
 from geo.models import LocationFix
-from geo.presence import presence_online_ids
+from realtime.presence import presence_online_ids
 
 from .conftest import recv, send, ws_connect
 

@@ -27,7 +27,7 @@ def handler(event: str, *aliases: str):
     """Register an async socket event handler under ``event`` and its ``aliases``.
 
     The handler receives ``(consumer, data)``, returns the ``ack`` data (or
-    ``None``) and raises ``config.errors.DomainError`` or a DRF
+    ``None``) and raises ``core.errors.DomainError`` or a DRF
     ``ValidationError`` for bad input; the consumer turns those into an
     ``error`` frame and keeps the socket open.
     """

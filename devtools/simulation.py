@@ -7,7 +7,7 @@ Setup (synchronous, Django ORM, before any client starts)
     :func:`personas_load` reads the demo users (their settings, roles, blocks
     and latest fix), :func:`privacy_book_load` everything the visibility rule
     needs to judge what a viewer receives, :func:`walk_network_get` the
-    walking network (OpenStreetMap through ``geo.osm`` when it is there, else
+    walking network (OpenStreetMap through ``places.osm`` when it is there, else
     a lattice of streets around the users).
 
 The city (pure asyncio + websockets + httpx, no ORM)
@@ -48,7 +48,7 @@ from pathlib import Path
 import httpx
 import websockets
 
-from .grid import cell_for, haversine_m
+from geo.grid import cell_for, haversine_m
 
 #: Where a city without OSM data is laid out (central Helsinki), degrees.
 HELSINKI = (60.17, 24.94)
@@ -177,8 +177,7 @@ def personas_load(count: int | None = None, *, user_ids=None) -> list[Persona]:
     from django.db.models import Q
 
     from accounts.models import Block, User, UserSettings
-
-    from .models import LocationFix
+    from geo.models import LocationFix
 
     qs = User.objects.filter(pk__in=list(user_ids)) if user_ids is not None else _demo_users_queryset()
     users = list(qs.order_by("email").values("id", "email", "roles")[: count if count else None])
@@ -323,7 +322,7 @@ class Network:
 def lattice_network(centre: tuple[float, float], half_size_m: float = 2000.0, spacing_m: float = 80.0) -> Network:
     """A square street lattice around ``centre`` (degrees): ``spacing_m`` between crossings, metres.
 
-    The stand-in for the OSM walking network when ``geo.osm`` is missing.
+    The stand-in for the OSM walking network when ``places.osm`` is missing.
     """
     lat0, lng0 = centre
     n = max(2, min(400, int(2 * half_size_m / spacing_m) + 1))
@@ -342,9 +341,9 @@ def lattice_network(centre: tuple[float, float], half_size_m: float = 2000.0, sp
 
 
 def walk_network_get(personas: list[Persona]) -> Network:
-    """The OSM walking network (``geo.osm.walk_network_load``) or, without it, a lattice around the personas."""
+    """The OSM walking network (``places.osm.walk_network_load``) or, without it, a lattice around the personas."""
     try:
-        from . import osm  # provided by the OSM import (issue 3); optional here
+        from places import osm  # provided by the OSM import (issue 3); optional here
 
         net = osm.walk_network_load()
         network = Network(dict(net.nodes), {k: list(v) for k, v in net.adjacency.items()}, source="osm")

@@ -5,7 +5,7 @@ Example::
     manage.py simulate_city --users 200 --duration 60 --interval 2 --url http://127.0.0.1:8000
 
 Loads the demo users (``manage.py seed_users``) and their privacy settings
-through the ORM, then runs :func:`geo.simulation.city_run` (pure asyncio,
+through the ORM, then runs :func:`devtools.simulation.city_run` (pure asyncio,
 websockets, httpx), prints a summary table and writes a JSON report to
 ``bench/results/simulate_city-<UTC timestamp>.json`` (or ``--report``).
 Exit code 0; 1 only when no connection could be made at all. All clients
@@ -21,7 +21,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from geo import simulation
+from devtools import simulation
 
 
 class Command(BaseCommand):

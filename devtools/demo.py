@@ -4,7 +4,7 @@
 (``demo<n>@demo.rendezvous.test``, ``User.is_demo``) with plausible names
 (Faker, mostly Finnish and Swedish names as in Helsinki), bios, roles from the
 ``Role`` table and a realistic mix of privacy settings, and puts each on a
-random point of the OpenStreetMap walking network (``geo.osm``) through the
+random point of the OpenStreetMap walking network (``places.osm``) through the
 normal fix path (``geo.services.location_record``), then runs one map tick.
 
 Determinism: everything about user ``n`` comes from a random generator
@@ -35,9 +35,8 @@ from django.db import transaction
 from django.db.models.functions import Lower
 
 from accounts.models import Block, GenderPreference, Pace, Role, User, UserSettings, VehicleType
-
-from . import osm
-from .services import location_record
+from geo.services import location_record
+from places import osm
 
 #: Demo users' email domain (``.test`` is reserved: these addresses never reach anyone).
 DEMO_EMAIL_DOMAIN = "demo.rendezvous.test"
@@ -258,7 +257,7 @@ def demo_users_seed(
 
     Returns ``{"created", "reused", "skipped", "fixes", "blocks"}``.
     Raises ``ValueError`` for a count outside 0..:data:`MAX_DEMO_USERS` and
-    :class:`geo.osm.OsmImportError` when the OSM file cannot be read.
+    :class:`places.osm.OsmImportError` when the OSM file cannot be read.
     """
     if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_DEMO_USERS:
         raise ValueError(f"count must be an integer in 0..{MAX_DEMO_USERS}")
@@ -343,14 +342,14 @@ def _tick_now() -> dict:
     """
     from asgiref.sync import async_to_sync, sync_to_async
 
-    from .fanout import map_publish_tick
+    from geo.fanout import map_publish_tick
 
     return async_to_sync(sync_to_async(map_publish_tick))()
 
 
 def _blocks_published(user_ids) -> None:
     """Refresh the live maps of existing users that new demo users blocked (their sockets may be open)."""
-    from .services import map_visibility_changed
+    from geo.services import map_visibility_changed
 
     for user_id in user_ids:
         map_visibility_changed(user_id)

@@ -1,4 +1,4 @@
-"""Rendezvous settings, read from the environment with django-environ.
+"""Rendezvous base settings (Django, database, Redis, Celery, static files, security).
 
 Every variable is listed and explained in ``.env.example``. The defaults work
 on a developer machine with no ``.env`` at all (``DJANGO_DEBUG`` defaults to
@@ -6,13 +6,12 @@ true, PostgreSQL and Redis on localhost). Production sets ``DJANGO_DEBUG=false``
 and must then provide ``DJANGO_SECRET_KEY``: secrets have no production default.
 """
 
-from datetime import timedelta
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
@@ -45,13 +44,16 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "corsheaders",
     "channels",
-    "config.apps.ConfigAppConfig",
+    "core",
+    "realtime",
     "accounts",
     "geo",
+    "places",
+    "devtools",
 ]
 
 MIDDLEWARE = [
-    "config.middleware.BodySizeLimitMiddleware",
+    "core.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -111,19 +113,6 @@ CACHES = {
     }
 }
 
-# RedisPubSubChannelLayer: measured 4-6x faster group delivery than RedisChannelLayer
-# on this class of machine. The pool is sized explicitly: redis-py's async pool
-# fails at once when exhausted, which broke group_add for 100 simultaneous connects.
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {
-            "hosts": [{"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS}],
-            "prefix": f"{REDIS_KEY_PREFIX}:ws",
-        },
-    }
-}
-
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
@@ -167,82 +156,6 @@ REQUEST_MAX_BODY_BYTES = env.int("REQUEST_MAX_BODY_BYTES", default=1024 * 1024)
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BODY_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES
-
-# --- REST ----------------------------------------------------------------------
-THROTTLE_LOGIN = env("THROTTLE_LOGIN", default="10/min")
-THROTTLE_REGISTER = env("THROTTLE_REGISTER", default="20/hour")
-THROTTLE_LOCATION = env("THROTTLE_LOCATION", default="120/min")
-THROTTLE_USER = env("THROTTLE_USER", default="1000/min")
-
-REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
-        "rest_framework.parsers.FormParser",
-    ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {
-        "user": THROTTLE_USER,
-        "login": THROTTLE_LOGIN,
-        "login_account": THROTTLE_LOGIN,
-        "register": THROTTLE_REGISTER,
-    },
-    "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
-    # Throttles identify clients by REMOTE_ADDR, which uvicorn --proxy-headers
-    # fills from trusted proxies only; a client's own X-Forwarded-For is ignored.
-    "NUM_PROXIES": 0,
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
-    "PAGE_SIZE": 20,
-    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-}
-
-SIMPLE_JWT = {
-    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_ACCESS_TTL_S", default=900)),
-    "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_REFRESH_TTL_S", default=14 * 24 * 3600)),
-    "ROTATE_REFRESH_TOKENS": True,
-    "BLACKLIST_AFTER_ROTATION": True,
-    "UPDATE_LAST_LOGIN": True,
-    "AUTH_HEADER_TYPES": ("Bearer",),
-}
-
-SPECTACULAR_SETTINGS = {
-    "TITLE": "Rendezvous API",
-    "DESCRIPTION": "REST API of Rendezvous, the real-time social map. The WebSocket protocol is in docs/realtime.md.",
-    "VERSION": "0.1.0",
-    "SERVE_INCLUDE_SCHEMA": False,
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-    "COMPONENT_SPLIT_REQUEST": True,
-}
-
-# --- location and map (units: seconds, metres) -----------------------------------
-LOCATION_TTL_S = env.int("LOCATION_TTL_S", default=300)
-LOCATION_MIN_INTERVAL_S = env.float("LOCATION_MIN_INTERVAL_S", default=1.0)
-LOCATION_MAX_FUTURE_S = env.int("LOCATION_MAX_FUTURE_S", default=60)
-LOCATION_HISTORY_RETENTION_DAYS = env.int("LOCATION_HISTORY_RETENTION_DAYS", default=30)
-MAP_GRID_M = env.float("MAP_GRID_M", default=100.0)
-MAP_PUBLISH_TICK_S = env.float("MAP_PUBLISH_TICK_S", default=2.0)
-MAP_MAX_RADIUS_M = env.int("MAP_MAX_RADIUS_M", default=50_000)
-MAP_DEFAULT_RADIUS_M = env.int("MAP_DEFAULT_RADIUS_M", default=1000)
-MAP_MAX_RESULTS = env.int("MAP_MAX_RESULTS", default=200)
-# Run the map publisher tick inside each ASGI server process (ticks coordinate
-# through Redis, so several processes publish each change once).
-MAP_TICKER_ENABLED = env.bool("MAP_TICKER_ENABLED", default=True)
-PRESENCE_TTL_S = env.int("PRESENCE_TTL_S", default=60)
-# Threads per server process for the sync (ORM, Redis) part of socket events;
-# keep DB_POOL_MAX_SIZE at least this large.
-ASGI_THREADS = env.int("ASGI_THREADS", default=32)
-WS_MAX_FRAME_BYTES = env.int("WS_MAX_FRAME_BYTES", default=16 * 1024)
-
-# --- demo data (manage.py seed_users) --------------------------------------------
-# Every demo user (User.is_demo) logs in with this password; demo data is public, so is this.
-DEMO_USER_PASSWORD = env("DEMO_USER_PASSWORD", default="rendezvous-demo-password")
 
 # --- production hardening (manage.py check --deploy) -------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

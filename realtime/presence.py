@@ -12,7 +12,7 @@ import time
 
 from django.conf import settings
 
-from config.redis import get_redis, key
+from core.redis import get_redis, key
 
 
 def _key(user_id) -> str:

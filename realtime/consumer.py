@@ -1,6 +1,6 @@
 """The one WebSocket consumer at ``/ws/``.
 
-Authenticates (``config.auth``), joins ``user.<id>``, keeps presence, parses
+Authenticates (``realtime.auth``), joins ``user.<id>``, keeps presence, parses
 the envelope ``{"event", "data", "id"?}`` and hands each event to the handler
 an app registered in its ``realtime.py``. Every failure becomes an ``error``
 frame ``{"event": "error", "id"?, "data": {"code", "message", "fields"?}}``
@@ -22,10 +22,10 @@ from django.apps import apps
 from django.conf import settings
 from rest_framework.exceptions import ValidationError
 
-from geo import presence
+from core.errors import DomainError, error_body, validation_fields
+from realtime import presence
 
-from .errors import DomainError, error_body, validation_fields
-from .realtime import HANDLERS, run_sync, user_group
+from .publish import HANDLERS, run_sync, user_group
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class RendezvousConsumer(AsyncWebsocketConsumer):
         group message; with thousands of sockets that one thread becomes the
         queue every message waits in (bench: delivery p50 422 ms -> 42 ms in a
         200-user city). This consumer touches the database only through
-        ``config.realtime.run_sync``, which does that cleanup in its own thread.
+        ``realtime.publish.run_sync``, which does that cleanup in its own thread.
         """
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:

@@ -7,8 +7,8 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from geo.models import Place
-from geo.osm import OsmImportError, bbox_parse, helsinki_pbf_path, place_import_osm
+from places.models import Place
+from places.osm import OsmImportError, bbox_parse, helsinki_pbf_path, place_import_osm
 
 
 class Command(BaseCommand):

@@ -7,8 +7,8 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from geo.demo import MAX_DEMO_USERS, demo_users_seed
-from geo.osm import OsmImportError
+from devtools.demo import MAX_DEMO_USERS, demo_users_seed
+from places.osm import OsmImportError
 
 
 class Command(BaseCommand):

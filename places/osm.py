@@ -10,7 +10,7 @@ explains the choices.
 
 Two consumers:
 
-* :func:`place_import_osm` upserts points of interest into ``geo.Place``
+* :func:`place_import_osm` upserts points of interest into ``places.Place``
   (``manage.py import_osm``);
 * :func:`walk_network_load` returns the walking network as a graph of OSM
   nodes, which ``manage.py seed_users`` places demo users on and
@@ -36,7 +36,7 @@ from pathlib import Path
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .grid import haversine_m
+from core.geodesy import haversine_m
 
 logger = logging.getLogger(__name__)
 
@@ -444,7 +444,7 @@ def place_import_osm(
     bbox: tuple[float, float, float, float] | None = None,
     progress: Progress | None = None,
 ) -> dict:
-    """Upsert the points of interest of an ``.osm.pbf`` file into ``geo.Place``.
+    """Upsert the points of interest of an ``.osm.pbf`` file into ``places.Place``.
 
     ``path`` defaults to the Helsinki extract (:func:`helsinki_pbf_path`).
     ``bbox`` (``(minlon, minlat, maxlon, maxlat)``, degrees) keeps only the

@@ -13,7 +13,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
-from .realtime import run_sync
+from .publish import run_sync
 
 
 def token_from_scope(scope) -> str | None:

@@ -1,0 +1,10 @@
+"""realtime: the one socket consumer and the platform the apps register into."""
+
+from django.apps import AppConfig
+
+
+class RealtimeConfig(AppConfig):
+    """The consumer, handler registry, publish, rooms, the event catalog, presence, the reconnect stream."""
+
+    name = "realtime"
+    verbose_name = "Realtime"
