@@ -1,7 +1,8 @@
 """Writes for accounts: registration, profile, settings, blocks.
 
-Every change that affects who sees whom on the live map tells the map
-(``geo.services.map_visibility_changed``) after the transaction commits.
+Every change that affects who sees whom sends a domain signal
+(``core.signals``) after the transaction commits; geo (the live map) and the
+apps that keep memberships receive it. accounts imports no higher app.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 
+from core import signals
 from core.errors import Conflict, InvalidInput, NotFound
 
 from .models import Block, User, UserSettings
@@ -20,10 +22,13 @@ VISIBILITY_FIELDS = {"location_sharing", "visible_roles", "filters"}
 
 
 def _map_changed(*user_ids) -> None:
-    from geo.services import map_visibility_changed
-
     for user_id in user_ids:
-        map_visibility_changed(user_id)
+        signals.visibility_changed.send(sender="accounts", user_id=user_id)
+
+
+def _block_changed(signal, blocker_id, blocked_id) -> None:
+    signal.send(sender="accounts", blocker_id=blocker_id, blocked_id=blocked_id)
+    _map_changed(blocker_id, blocked_id)
 
 
 def user_register(*, email: str, username: str, password: str, full_name: str = "") -> User:
@@ -126,7 +131,7 @@ def block_create(blocker: User, blocked_id) -> tuple[Block, bool]:
     with transaction.atomic():
         block, created = Block.objects.get_or_create(blocker=blocker, blocked=target)
         if created:
-            transaction.on_commit(lambda: _map_changed(blocker.pk, target.pk))
+            transaction.on_commit(lambda: _block_changed(signals.block_created, blocker.pk, target.pk))
     return block, created
 
 
@@ -143,4 +148,4 @@ def block_delete(blocker: User, blocked_id) -> None:
         deleted, _ = Block.objects.filter(blocker=blocker, blocked=target).delete()
         if not deleted:
             raise NotFound("This user is not blocked.", code="not_blocked")
-        transaction.on_commit(lambda: _map_changed(blocker.pk, target.pk))
+        transaction.on_commit(lambda: _block_changed(signals.block_deleted, blocker.pk, target.pk))

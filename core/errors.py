@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from redis.exceptions import RedisError
 from rest_framework import exceptions as drf_exceptions
@@ -51,6 +51,24 @@ class InvalidInput(DomainError):
 
     status = 400
     code = "invalid"
+
+
+class Unauthorized(DomainError):
+    """401: no valid credentials (missing, forged or expired token)."""
+
+    status = 401
+    code = "not_authenticated"
+
+
+class ServiceUnavailable(DomainError):
+    """503: a backing service (PostgreSQL, Redis) is unavailable; retry after ``retry_after`` seconds."""
+
+    status = 503
+    code = "service_unavailable"
+
+    def __init__(self, message: str = "A backing service is unavailable; retry later.", *, retry_after=5, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
 
 
 class NotFound(DomainError):
@@ -137,47 +155,52 @@ _DRF_CODES = {
 }
 
 
-def api_exception_handler(exc, context):
-    """DRF ``EXCEPTION_HANDLER``: every error in the one shape.
+#: Retry-After (seconds) sent with 503 ``service_unavailable``.
+SERVICE_RETRY_AFTER_S = 5
 
-    Handles :class:`DomainError`, DRF exceptions (validation 400, auth 401,
-    permission 403, not found 404, throttled 429 with ``Retry-After``) and
-    Django's ``Http404``/``PermissionDenied``. Anything else is logged and
-    returned as 500 ``server_error`` without internals.
+
+def error_for_exception(exc: BaseException) -> tuple[int, dict, float | None] | None:
+    """Map any exception to ``(status, error body, retry_after seconds or None)``, or ``None`` if unknown.
+
+    The one mapping used by the REST handler (:func:`api_exception_handler`)
+    and the socket consumer (``realtime.consumer``), so both answer the same
+    code for the same failure:
+
+    * :class:`DomainError` subclasses: their own status and code
+      (429 ``rate_limited`` and 503 keep ``retry_after``);
+    * DRF ``ValidationError``: 400 ``invalid`` with ``fields``; other DRF
+      exceptions: their status with a stable code (``_DRF_CODES``), a
+      ``Throttled`` keeps its wait as ``retry_after``;
+    * Django ``Http404`` / ``PermissionDenied``: 404 / 403;
+    * a database ``OperationalError``/``InterfaceError`` or any ``RedisError``
+      (an outage): 503 ``service_unavailable`` with ``retry_after`` 5 s.
+
+    Anything else returns ``None``: the caller logs it and answers 500
+    ``server_error`` without internals.
     """
     if isinstance(exc, DomainError):
-        response = Response({"error": exc.as_dict()}, status=exc.status)
-        if isinstance(exc, RateLimited) and exc.retry_after:
-            response["Retry-After"] = str(int(exc.retry_after + 0.999))
-        return response
+        return exc.status, exc.as_dict(), getattr(exc, "retry_after", None)
+    if isinstance(exc, (OperationalError, InterfaceError, RedisError)):
+        return (
+            503,
+            error_body("service_unavailable", "A backing service is unavailable; retry later."),
+            float(SERVICE_RETRY_AFTER_S),
+        )
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = drf_exceptions.PermissionDenied()
-
-    if isinstance(exc, (OperationalError, RedisError)):
-        logger.exception("Backing service unavailable in %s", context.get("view"))
-        return Response(
-            {"error": error_body("service_unavailable", "A backing service is unavailable; retry later.")},
-            status=503,
-            headers={"Retry-After": "5"},
-        )
-    response = drf_default_handler(exc, context)
-    if response is None:
-        logger.exception("Unhandled error in %s", context.get("view"))
-        return Response({"error": error_body("server_error", "Internal server error.")}, status=500)
-
+    if not isinstance(exc, drf_exceptions.APIException):
+        return None
     if isinstance(exc, drf_exceptions.ValidationError):
         message, fields = validation_fields(exc.detail)
-        response.data = {"error": error_body("invalid", message, fields)}
-        return response
-
+        return exc.status_code, error_body("invalid", message, fields), None
     code = None
     for cls, slug in _DRF_CODES.items():
         if isinstance(exc, cls):
             code = slug
             break
-    detail = getattr(exc, "detail", None)
+    detail = exc.detail
     if isinstance(detail, dict):
         # simplejwt's InvalidToken carries {"detail", "code", "messages"}.
         message = str(detail.get("detail", "Error."))
@@ -185,10 +208,36 @@ def api_exception_handler(exc, context):
     else:
         message = str(detail) if detail is not None else "Error."
         if code is None:
-            codes = exc.get_codes() if hasattr(exc, "get_codes") else None
+            codes = exc.get_codes()
             code = codes if isinstance(codes, str) else "error"
-    response.data = {"error": error_body(code, message)}
-    return response
+    retry_after = getattr(exc, "wait", None) if isinstance(exc, drf_exceptions.Throttled) else None
+    return exc.status_code, error_body(code, message), retry_after
+
+
+def api_exception_handler(exc, context):
+    """DRF ``EXCEPTION_HANDLER``: every error in the one shape, through :func:`error_for_exception`.
+
+    Sets ``Retry-After`` (whole seconds, rounded up) on 429 and 503, keeps
+    DRF's ``WWW-Authenticate`` on 401. Anything unknown is logged and
+    returned as 500 ``server_error`` without internals.
+    """
+    mapped = error_for_exception(exc)
+    if mapped is None:
+        logger.exception("Unhandled error in %s", context.get("view"))
+        return Response({"error": error_body("server_error", "Internal server error.")}, status=500)
+    status, body, retry_after = mapped
+    if status == 503:
+        logger.warning("Backing service unavailable in %s: %r", context.get("view"), exc)
+    headers = {}
+    if retry_after:
+        headers["Retry-After"] = str(int(retry_after + 0.999))
+    if isinstance(exc, drf_exceptions.APIException):
+        drf_response = drf_default_handler(exc, context)
+        if drf_response is not None:
+            for name in ("WWW-Authenticate",):
+                if name in drf_response:
+                    headers[name] = drf_response[name]
+    return Response({"error": body}, status=status, headers=headers)
 
 
 def json_404(request, exception=None):

@@ -14,8 +14,8 @@ A *target* is visible to a *viewer* when all of these hold (DESIGN.md,
 Precision: strangers are shown the centre of their ~100 m grid cell as last
 published by the map tick (``LocationFix.public_location``); distance and
 radius use that snapped point, so repeated queries cannot trilaterate anyone.
-``exact_user_ids`` is the hook through which walks, parties and meetups
-(later issues) grant exact positions.
+``exact_user_ids`` come from the exact-position providers that walks,
+parties and meetups register (:func:`exact_position_provider`).
 
 The rule has two faces over one definition: :func:`map_nodes_list` runs it
 in SQL for REST and snapshots, :func:`visibility_allows` evaluates the same
@@ -26,6 +26,7 @@ the published message. Tests run both over the same privacy matrix.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -65,13 +66,44 @@ class TargetState:
     recorded_at: datetime | None
 
 
-def exact_user_ids_for(viewer_id) -> frozenset:
-    """Users whose exact position ``viewer_id`` may see.
+#: Exact-position providers: ``name -> provider(viewer_id) -> iterable of user ids``.
+EXACT_POSITION_PROVIDERS: dict[str, Callable[[object], Iterable]] = {}
 
-    Hook for accepted walks, shared parties and meetups (later issues); today
-    nobody has such a relationship, so it is empty.
+
+def exact_position_provider(name: str):
+    """Register ``provider(viewer_id) -> iterable of user ids`` whose exact fix ``viewer_id`` may see.
+
+    Walks, meetups and parties each register one in their ``AppConfig.ready()``
+    (an accepted or running walk, a shared active meetup or party): the
+    grant lasts exactly as long as the provider returns the pair, so ending
+    the walk, leaving the party or ending the meetup ends it (docs/privacy.md,
+    "Exact positions"). geo never imports those apps. A provider must only
+    return users the relationship trusts both ways, and should be one indexed
+    query. Registering the same ``name`` twice raises ``RuntimeError``.
     """
-    return frozenset()
+
+    def register(func):
+        if name in EXACT_POSITION_PROVIDERS:
+            raise RuntimeError(f"exact-position provider {name!r} registered twice")
+        EXACT_POSITION_PROVIDERS[name] = func
+        return func
+
+    return register
+
+
+def exact_user_ids_for(viewer_id) -> frozenset:
+    """Users whose exact position ``viewer_id`` may see: the union of every registered provider's answer.
+
+    A block in either direction always wins: blocked users are removed here,
+    whatever a provider says.
+    """
+    ids: set = set()
+    for provider in EXACT_POSITION_PROVIDERS.values():
+        ids.update(provider(viewer_id))
+    ids.discard(viewer_id)
+    if ids:
+        ids -= set(block_blocked_ids(viewer_id))
+    return frozenset(ids)
 
 
 def viewer_context_get(user) -> ViewerContext:

@@ -1,0 +1,22 @@
+"""Domain signals: how a lower app tells the others that something changed, without importing them.
+
+``accounts`` sends these after the transaction commits; ``geo`` (and later
+``messaging``, ``parties``, ``walks``) connect receivers in their
+``AppConfig.ready()``. Every signal is sent with ``sender`` = the sending
+app's label and keyword arguments as documented below (ids are UUIDs).
+"""
+
+from django.dispatch import Signal
+
+#: Something the visibility rule reads changed for ``user_id``: roles,
+#: ``location_sharing``, ``visible_roles`` or ``filters``. Kwargs: ``user_id``.
+visibility_changed = Signal()
+
+#: ``blocker_id`` blocked ``blocked_id``. Kwargs: ``blocker_id``, ``blocked_id``.
+block_created = Signal()
+
+#: ``blocker_id`` removed the block on ``blocked_id``. Kwargs: ``blocker_id``, ``blocked_id``.
+block_deleted = Signal()
+
+#: ``user_id`` was deactivated or deleted; memberships end. Kwargs: ``user_id``.
+user_deactivated = Signal()
