@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth import authenticate
 from django.contrib.auth.models import update_last_login
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -13,7 +13,6 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
-from rest_framework_simplejwt.views import TokenRefreshView
 
 from core.errors import DomainError, Forbidden
 
@@ -31,11 +30,12 @@ from .serializers import (
     UserSettingsSerializer,
 )
 from .throttles import LoginAccountThrottle, LoginIPThrottle, RegisterIPThrottle
+from .tokens import refresh_rotate, token_pair_for
 
 
 def _tokens_for(user) -> dict:
-    refresh = RefreshToken.for_user(user)
-    return {"access": str(refresh.access_token), "refresh": str(refresh)}
+    """A new ``{"access", "refresh"}`` pair for ``user``, opening a new refresh-token family."""
+    return token_pair_for(user)
 
 
 class RegisterView(APIView):
@@ -87,21 +87,28 @@ class LoginView(APIView):
         return Response(body)
 
 
-class RefreshView(TokenRefreshView):
-    """``POST /api/auth/refresh``: rotate a refresh token.
+class RefreshView(APIView):
+    """``POST /api/auth/refresh``: rotate a refresh token, once (``accounts.tokens.refresh_rotate``).
 
     Body ``{refresh}``; 200 ``{"access", "refresh"}``. The old refresh token is
-    blacklisted; a used, blacklisted, expired or malformed token, or one whose
-    user is inactive or deleted, is 401.
+    blacklisted atomically, so of concurrent refreshes with one token exactly
+    one succeeds. A used, blacklisted, expired or malformed token, or one
+    whose user is inactive or deleted, is 401 ``token_not_valid``; reusing a
+    rotated token also revokes every refresh token of its family.
     """
 
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    def get_authenticate_header(self, request):
+        """``WWW-Authenticate`` for the 401s (without it DRF would turn them into 403)."""
+        return 'Bearer realm="api"'
+
     @extend_schema(request=RefreshInputSerializer, responses={200: TokenPairSerializer})
-    def post(self, request, *args, **kwargs):
-        try:
-            return super().post(request, *args, **kwargs)
-        except get_user_model().DoesNotExist:
-            # simplejwt looks the token's user up with .get(): a deleted user is a bad token, not a 500.
-            raise InvalidToken("No active account found for the given token.")
+    def post(self, request):
+        data = RefreshInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(refresh_rotate(data.validated_data["refresh"]))
 
 
 class LogoutView(APIView):
