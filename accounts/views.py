@@ -14,7 +14,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from core.errors import DomainError, Forbidden
+from core.errors import DomainError, Forbidden, error_response
 
 from . import selectors, services
 from .serializers import (
@@ -29,7 +29,7 @@ from .serializers import (
     UserPublicSerializer,
     UserSettingsSerializer,
 )
-from .throttles import LoginAccountThrottle, LoginIPThrottle, RegisterIPThrottle
+from .throttles import LoginAccountThrottle, LoginIPThrottle, RegisterIPThrottle, login_throttle_hit
 from .tokens import refresh_rotate, token_pair_for
 
 
@@ -253,3 +253,22 @@ class SearchView(APIView):
         return paginator.get_paginated_response(
             UserPublicSerializer(page, many=True, context={"request": request}).data
         )
+
+
+def admin_login(request, extra_context=None):
+    """``/admin/login/``: Django's admin login behind the API login throttles.
+
+    Each POST spends one attempt of ``THROTTLE_LOGIN`` per client IP and per
+    submitted account (the form's ``username`` field holds the email), the
+    same budgets as ``POST /api/auth/login``. Over budget: 429
+    ``rate_limited`` in the error shape with ``Retry-After`` (seconds).
+    """
+    from django.contrib import admin
+
+    if request.method == "POST":
+        wait = login_throttle_hit(request, request.POST.get("username"))
+        if wait is not None:
+            response = error_response("rate_limited", "Too many login attempts; retry later.", 429)
+            response["Retry-After"] = str(int(wait + 0.999))
+            return response
+    return admin.site.login(request, extra_context)

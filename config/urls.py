@@ -6,10 +6,13 @@ from django.urls import include, path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.views import admin_login
 from core import health
 from core.routing import path_slash_optional as p
 
 urlpatterns = [
+    # Before admin.site.urls: the admin login spends the API login throttles.
+    path("admin/login/", admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     p(r"health", health.health, "health"),
     p(r"health/db", health.health_db, "health-db"),

@@ -1,11 +1,30 @@
-"""A fixed-window rate limiter in Redis, shared by HTTP and WebSocket paths."""
+"""A fixed-window rate limiter in Redis, shared by HTTP (DRF throttles, admin login) and WebSocket paths.
+
+Every hit is one atomic Redis step (a Lua ``INCR`` that sets the expiry on the
+window's first hit), so N concurrent requests against a budget of L let
+exactly L through, whatever the number of server processes. Windows are
+aligned to the period (``"10/min"``: each UTC minute); a client can therefore
+spend at most 2 x L across one window boundary.
+"""
+
+from __future__ import annotations
 
 import time
 
-from .errors import RateLimited
+from rest_framework.settings import api_settings
+from rest_framework.throttling import BaseThrottle
+
 from .redis import get_redis, key
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+# KEYS[1]: the window's counter; ARGV[1]: its expiry (s). Returns the count after this hit.
+_HIT_LUA = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+_hit_script = None
 
 
 def rate_parse(rate: str) -> tuple[int, int]:
@@ -19,23 +38,92 @@ def rate_parse(rate: str) -> tuple[int, int]:
     return int(num), _PERIODS[period[0]]
 
 
+def rate_limit_count(scope: str, ident: str, rate: str) -> tuple[bool, float]:
+    """Count one hit for ``ident`` in ``scope`` atomically; return ``(allowed, retry_after seconds)``.
+
+    ``allowed`` is false once the window's count is over the limit of
+    ``rate``; ``retry_after`` is the time left in the current window (0 < x
+    <= period). Every hit counts, refused ones included. Raises
+    ``redis.RedisError`` when Redis is down (503 upstream).
+    """
+    global _hit_script
+    limit, period = rate_parse(rate)
+    now = time.time()
+    window = int(now // period)
+    r = get_redis()
+    if _hit_script is None:
+        _hit_script = r.register_script(_HIT_LUA)
+    count = int(_hit_script(keys=[key("rl", scope, ident, window)], args=[period + 1], client=r))
+    return count <= limit, period - (now % period)
+
+
 def rate_limit_hit(scope: str, ident: str, rate: str) -> None:
     """Count one hit for ``ident`` in ``scope``; raise :class:`RateLimited` past ``rate``.
 
     The window is fixed and aligned to the period; ``retry_after`` is the
     seconds left in the current window.
     """
-    limit, period = rate_parse(rate)
-    now = time.time()
-    window = int(now // period)
-    k = key("rl", scope, ident, window)
-    r = get_redis()
-    pipe = r.pipeline(transaction=False)
-    pipe.incr(k)
-    pipe.expire(k, period + 1)
-    count, _ = pipe.execute()
-    if count > limit:
-        raise RateLimited(
-            f"Rate limit of {rate} exceeded.",
-            retry_after=period - (now % period),
-        )
+    from .errors import RateLimited  # here: core.errors imports DRF views, whose settings import this module
+
+    allowed, retry_after = rate_limit_count(scope, ident, rate)
+    if not allowed:
+        raise RateLimited(f"Rate limit of {rate} exceeded.", retry_after=retry_after)
+
+
+def client_ip(request) -> str:
+    """The client address of a Django or DRF request: ``REMOTE_ADDR`` only.
+
+    Never a client-supplied ``X-Forwarded-For``: uvicorn rewrites
+    ``REMOTE_ADDR`` from proxy headers only when the peer is listed in
+    ``FORWARDED_ALLOW_IPS`` (docs/security.md).
+    """
+    return request.META.get("REMOTE_ADDR") or "unknown"
+
+
+class RedisRateThrottle(BaseThrottle):
+    """A DRF throttle counting in Redis through :func:`rate_limit_count` (one atomic step per request).
+
+    Subclasses set ``scope`` (the key in ``DEFAULT_THROTTLE_RATES``) and
+    implement :meth:`get_ident`-like :meth:`throttle_ident` returning the
+    bucket (``None``: not throttled). ``rate`` may be set on the class (tests
+    do) to override the setting.
+    """
+
+    scope: str = ""
+    rate: str | None = None
+
+    def __init__(self):
+        if not getattr(self, "rate", None):
+            self.rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        self._wait = None
+
+    def throttle_ident(self, request, view) -> str | None:
+        """The bucket for this request (default: the client IP); ``None`` skips the throttle."""
+        return client_ip(request)
+
+    def allow_request(self, request, view) -> bool:
+        """Count this request; false once its bucket is over ``rate`` in the current window."""
+        if not self.rate:
+            return True
+        ident = self.throttle_ident(request, view)
+        if ident is None:
+            return True
+        allowed, self._wait = rate_limit_count(self.scope, ident, self.rate)
+        return allowed
+
+    def wait(self) -> float | None:
+        """Seconds until the current window ends (``Retry-After``), after a refusal."""
+        return self._wait
+
+
+class UserThrottle(RedisRateThrottle):
+    """``THROTTLE_USER`` requests per authenticated user (per client IP for anonymous callers)."""
+
+    scope = "user"
+
+    def throttle_ident(self, request, view) -> str | None:
+        """``u:<user id>`` when authenticated, else ``ip:<client ip>``."""
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return f"u:{user.pk}"
+        return f"ip:{client_ip(request)}"

@@ -16,7 +16,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["core.ratelimit.UserThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "user": THROTTLE_USER,
         "login": THROTTLE_LOGIN,
@@ -24,8 +24,9 @@ REST_FRAMEWORK = {
         "register": THROTTLE_REGISTER,
     },
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
-    # Throttles identify clients by REMOTE_ADDR, which uvicorn --proxy-headers
-    # fills from trusted proxies only; a client's own X-Forwarded-For is ignored.
+    # Every throttle counts atomically in Redis (core.ratelimit). Throttles identify
+    # clients by REMOTE_ADDR, which uvicorn rewrites from X-Forwarded-For only for
+    # peers in FORWARDED_ALLOW_IPS (none by default); DRF's own XFF parsing stays off.
     "NUM_PROXIES": 0,
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,

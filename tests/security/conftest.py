@@ -23,3 +23,13 @@ def window_guard():
             time.sleep(left + 0.05)
 
     return guard
+
+
+def _live_server_backlog(size: int = 256) -> None:
+    """Let ``live_server`` queue 100 simultaneous connections (Django's default listen backlog is 10)."""
+    from django.core.servers.basehttp import WSGIServer
+
+    WSGIServer.request_queue_size = size
+
+
+_live_server_backlog()
