@@ -315,7 +315,7 @@ def demo_users_seed(
         Block.objects.bulk_create(blocks, batch_size=1000, ignore_conflicts=True)
         placed = [p for p in profiles if p.n in ids]
         for i, p in enumerate(placed, 1):
-            result = location_record(User(pk=ids[p.n]), {"lat": p.lat, "lng": p.lng})
+            result = location_record(user=User(pk=ids[p.n]), fix={"lat": p.lat, "lng": p.lng})
             fixes += result.stored
             if progress and (i % 50 == 0 or i == len(placed)):
                 progress(i, len(placed))

@@ -31,10 +31,11 @@ from core.geodesy import EARTH_RADIUS_M, haversine_m  # noqa: F401 (re-exported)
 #: Metres per degree of latitude on that sphere.
 METRES_PER_DEGREE = math.pi * EARTH_RADIUS_M / 180.0
 #: Geohash precisions of the fan-out tiles, finest first (6: ~1.2 x 0.6 km, 5: ~4.9 km,
-#: 4: ~39 km, 3: ~156 km at the equator). A 500 m subscription joins a few
+#: 4: ~39 km, 3: ~156 km, 2: ~1 250 km at the equator; 2 covers any circle up to
+#: ``MAP_MAX_RADIUS_M`` around a pole in at most 32 tiles). A 500 m subscription joins a few
 #: precision-6 tiles instead of one 5 km tile, so a socket hears ~10x fewer
 #: cell changes it must discard (bench, fan-out profile).
-TILE_PRECISIONS = (6, 5, 4, 3)
+TILE_PRECISIONS = (6, 5, 4, 3, 2)
 #: Upper bound of ``cell.*`` groups one map subscription joins.
 MAX_TILES_PER_SUBSCRIPTION = 48
 
@@ -127,16 +128,41 @@ def _boxes(lat: float, lng: float, radius_m: float) -> list[pygeohash.BoundingBo
     return [pygeohash.BoundingBox(min_lat, west, max_lat, east)]
 
 
+def _geohash_cell_deg(precision: int) -> tuple[float, float]:
+    """(height, width) in degrees of a geohash cell: 5 bits per character, longitude first."""
+    bits = 5 * precision
+    lng_bits = (bits + 1) // 2
+    lat_bits = bits // 2
+    return 180.0 / (1 << lat_bits), 360.0 / (1 << lng_bits)
+
+
+def _cover_upper_bound(boxes: list[pygeohash.BoundingBox], precision: int) -> int:
+    """An upper bound of the tiles covering ``boxes`` at ``precision``, in constant time."""
+    height, width = _geohash_cell_deg(precision)
+    total = 0
+    for box in boxes:
+        rows = int((box.max_lat - box.min_lat) / height) + 2
+        cols = int((box.max_lon - box.min_lon) / width) + 2
+        total += min(rows, 1 << ((5 * precision) // 2)) * min(cols, 1 << ((5 * precision + 1) // 2))
+    return total
+
+
 def tiles_for_circle(lat: float, lng: float, radius_m: float) -> list[str]:
     """Group names covering a circle (centre in degrees, radius in metres).
 
     Uses the finest precision of :data:`TILE_PRECISIONS` whose cover has at
-    most :data:`MAX_TILES_PER_SUBSCRIPTION` tiles (falls back to the coarsest).
+    most :data:`MAX_TILES_PER_SUBSCRIPTION` tiles. The size of each cover is
+    bounded arithmetically before any tile is listed, so the work is constant
+    whatever the centre (poles and the antimeridian included: issue 7,
+    finding 2); the result never exceeds the maximum.
     """
     boxes = _boxes(lat, lng, radius_m)
-    cover: list[str] = []
     for precision in TILE_PRECISIONS:
+        if _cover_upper_bound(boxes, precision) > 4 * MAX_TILES_PER_SUBSCRIPTION:
+            continue
         cover = sorted({h for box in boxes for h in pygeohash.geohashes_in_box(box, precision)})
         if len(cover) <= MAX_TILES_PER_SUBSCRIPTION:
-            break
-    return [tile_group(h) for h in cover]
+            return [tile_group(h) for h in cover]
+    # Unreachable for radii up to MAP_MAX_RADIUS_M (precision 2 covers them); never exceed the maximum.
+    cover = sorted({h for box in boxes for h in pygeohash.geohashes_in_box(box, TILE_PRECISIONS[-1])})
+    return [tile_group(h) for h in cover[:MAX_TILES_PER_SUBSCRIPTION]]

@@ -1,26 +1,31 @@
 """Socket events of geo: ``location:update``, ``map:subscribe``, ``map:unsubscribe``.
 
 Server-to-client: ``map:snapshot``, ``user:location``, ``user:gone``
-(payloads in docs/realtime.md). Map fan-out arrives as ``map.cell`` messages
+(builders in ``geo/events.py``). Map fan-out arrives as ``map.cell`` messages
 on ``cell.<geohash>`` groups and is filtered per viewer here, with the
-visibility rule, before anything is sent.
+visibility rule, before anything is sent. The socket's map state is
+``consumer.state["geo"]`` (a :class:`MapSubscription`).
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.conf import settings
 
-from core.errors import InvalidInput, validation_fields
-from realtime.publish import handler, run_sync
+from core.errors import RateLimited
+from core.ratelimit import rate_parse
+from core.validation import validated
+from realtime.publish import run_sync
+from realtime.registry import handler, on_disconnect, on_message
 
-from . import services
+from . import events, services
 from .grid import haversine_m, tiles_for_circle
 from .selectors import TargetState, ViewerContext, map_nodes_list, viewer_context_get, visibility_allows
-from .serializers import AreaQuerySerializer
+from .serializers import AreaQuerySerializer, LocationFixInputSerializer
 
 
 @dataclass
@@ -36,6 +41,22 @@ class MapSubscription:
     last_seq: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass
+class GeoSocketState:
+    """``consumer.state["geo"]``: the map subscription and the ``map:subscribe`` rate window."""
+
+    subscription: MapSubscription | None = None
+    subscribe_window: int = -1
+    subscribe_count: int = 0
+
+
+def _state(consumer) -> GeoSocketState:
+    state = consumer.state.get("geo")
+    if state is None:
+        state = consumer.state["geo"] = GeoSocketState()
+    return state
+
+
 def _jsonable_node(node: dict) -> dict:
     out = dict(node)
     out["user_id"] = str(node["user_id"])
@@ -45,8 +66,12 @@ def _jsonable_node(node: dict) -> dict:
 
 @handler("location:update", "location_update")
 async def location_update(consumer, data):
-    """Record a fix through ``geo.services.location_record``; ack ``{"stored", "status", ...}``."""
-    result = await run_sync(services.location_record)(consumer.user, data)
+    """Record a fix through ``geo.services.location_record``; ack ``{"stored", "status", ...}``.
+
+    ``data`` is validated by ``LocationFixInputSerializer``, as over REST.
+    """
+    fix = validated(LocationFixInputSerializer, data)
+    result = await run_sync(services.location_record)(user=consumer.user, fix=fix)
     return result.as_dict()
 
 
@@ -54,19 +79,27 @@ class _SubscribeSerializer(AreaQuerySerializer):
     role = None
 
 
-def _area(data) -> tuple[float, float, float | None]:
-    if not isinstance(data, dict):
-        raise InvalidInput("Expected an object with lat, lng and radius.")
-    params = _SubscribeSerializer(data=data)
-    if not params.is_valid():
-        message, fields = validation_fields(params.errors)
-        raise InvalidInput(message, fields=fields)
-    v = params.validated_data
-    return v["lat"], v["lng"], v.get("radius")
+def _subscribe_rate_check(consumer) -> None:
+    """At most ``WS_MAP_SUBSCRIBE_RATE`` subscriptions per socket per window (fixed window, in memory)."""
+    limit, period = rate_parse(settings.WS_MAP_SUBSCRIBE_RATE)
+    state = _state(consumer)
+    now = time.monotonic()
+    window = int(now // period)
+    if window != state.subscribe_window:
+        state.subscribe_window, state.subscribe_count = window, 0
+    state.subscribe_count += 1
+    if state.subscribe_count > limit:
+        raise RateLimited(
+            f"At most {settings.WS_MAP_SUBSCRIBE_RATE} map subscriptions per socket.",
+            retry_after=period - (now % period),
+        )
 
 
-def _default_radius(user) -> float:
-    return float(viewer_context_get(user).search_radius_m)
+def _subscribe_prepare(user, lat, lng, radius):
+    """Sync, in a thread: the default radius, the tile cover (CPU) and nothing else."""
+    if radius is None:
+        radius = float(viewer_context_get(user).search_radius_m)
+    return radius, tiles_for_circle(lat, lng, radius)
 
 
 def _snapshot(user, lat, lng, radius):
@@ -82,29 +115,38 @@ async def map_subscribe(consumer, data):
 
     Replaces any previous subscription of this socket. Sends ``map:snapshot``
     ``{"count", "results"}`` (the map nodes), then streams ``user:location``
-    and ``user:gone``. Ack ``{"radius", "tiles"}``.
+    and ``user:gone``. Ack ``{"radius", "tiles"}``. Errors: ``invalid`` (400),
+    ``rate_limited`` (429, past ``WS_MAP_SUBSCRIBE_RATE`` per socket). The
+    tile cover is computed off the event loop and joins at most
+    ``geo.grid.MAX_TILES_PER_SUBSCRIPTION`` groups, poles and antimeridian
+    included.
     """
-    lat, lng, radius = _area(data)
+    values = validated(_SubscribeSerializer, data)
+    _subscribe_rate_check(consumer)
+    lat, lng = values["lat"], values["lng"]
     await map_unsubscribe_all(consumer)
-    if radius is None:
-        radius = await run_sync(_default_radius)(consumer.user)
+    radius, groups = await run_sync(_subscribe_prepare)(consumer.user, lat, lng, values.get("radius"))
     # Join the tiles before taking the snapshot: a change published in
     # between is queued and applied after the snapshot is sent.
-    groups = tiles_for_circle(lat, lng, radius)
     for group in groups:
         await consumer.channel_layer.group_add(group, consumer.channel_name)
+    sub = MapSubscription(lat=lat, lng=lng, radius_m=radius, groups=groups, viewer=None)
+    _state(consumer).subscription = sub
     viewer, radius, nodes = await run_sync(_snapshot)(consumer.user, lat, lng, radius)
-    sub = MapSubscription(lat=lat, lng=lng, radius_m=radius, groups=groups, viewer=viewer)
+    sub.viewer = viewer
+    sub.radius_m = radius
     sub.visible = {n["user_id"] for n in nodes}
-    consumer.map_subscription = sub
-    await consumer.send_event("map:snapshot", {"count": len(nodes), "results": nodes})
+    await consumer.send_event("map:snapshot", events.map_snapshot(nodes))
     return {"radius": radius, "tiles": len(groups)}
 
 
+@on_disconnect
 async def map_unsubscribe_all(consumer) -> None:
-    """Leave every ``cell.*`` group this socket joined and forget its map state."""
-    sub = getattr(consumer, "map_subscription", None)
-    consumer.map_subscription = None
+    """Leave every ``cell.*`` group this socket joined and forget its map state (also on disconnect)."""
+    state = consumer.state.get("geo")
+    sub = state.subscription if state else None
+    if state:
+        state.subscription = None
     if sub:
         for group in sub.groups:
             await consumer.channel_layer.group_discard(group, consumer.channel_name)
@@ -121,14 +163,16 @@ def _epoch_dt(value) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, tz=UTC)
 
 
+@on_message("map.cell")
 async def map_cell_received(consumer, message: dict) -> None:
     """Apply the visibility rule to one ``map.cell`` message for this socket's viewer.
 
     Sends ``user:location`` when the target is visible inside the circle,
     ``user:gone`` when a target this socket was shown no longer is.
     """
-    sub: MapSubscription | None = getattr(consumer, "map_subscription", None)
-    if sub is None:
+    state = consumer.state.get("geo")
+    sub: MapSubscription | None = state.subscription if state else None
+    if sub is None or sub.viewer is None:
         return
     uid = message["user_id"]
     seq = message.get("seq", 0)
@@ -149,31 +193,25 @@ async def map_cell_received(consumer, message: dict) -> None:
     )
     if allowed:
         sub.visible.add(uid)
-        published_at = message.get("published_at")
         await consumer.send_event(
             "user:location",
-            {
-                "user_id": uid,
-                "lat": round(message["lat"], 7),
-                "lng": round(message["lng"], 7),
-                "precision_m": float(settings.MAP_GRID_M),
-                "timestamp": _epoch_dt(published_at).isoformat() if published_at else None,
-                "published_at": published_at,
-            },
+            events.user_location(uid, message["lat"], message["lng"], settings.MAP_GRID_M, message.get("published_at")),
         )
     elif uid in sub.visible:
         sub.visible.discard(uid)
         sub.last_seq.pop(uid, None)
-        await consumer.send_event("user:gone", {"user_id": uid})
+        await consumer.send_event("user:gone", events.user_gone(uid))
 
 
-async def map_refresh_received(consumer) -> None:
+@on_message("map.refresh")
+async def map_refresh_received(consumer, message: dict | None = None) -> None:
     """Re-read the viewer's context (roles, filters, blocks) and re-diff the map.
 
     Sends ``user:gone`` for users no longer visible and ``user:location`` for
-    newly visible ones.
+    newly visible ones (``timestamp``/``published_at`` null: no tick published them).
     """
-    sub: MapSubscription | None = getattr(consumer, "map_subscription", None)
+    state = consumer.state.get("geo")
+    sub: MapSubscription | None = state.subscription if state else None
     if sub is None:
         return
     viewer, _, nodes = await run_sync(_snapshot)(consumer.user, sub.lat, sub.lng, sub.radius_m)
@@ -181,18 +219,10 @@ async def map_refresh_received(consumer) -> None:
     now_visible = {n["user_id"]: n for n in nodes}
     for uid in sorted(sub.visible - set(now_visible)):
         sub.visible.discard(uid)
-        await consumer.send_event("user:gone", {"user_id": uid})
+        await consumer.send_event("user:gone", events.user_gone(uid))
     for uid, node in now_visible.items():
         if uid not in sub.visible:
             sub.visible.add(uid)
             await consumer.send_event(
-                "user:location",
-                {
-                    "user_id": uid,
-                    "lat": node["lat"],
-                    "lng": node["lng"],
-                    "precision_m": node["precision_m"],
-                    "timestamp": node["location_updated_at"],
-                    "published_at": None,
-                },
+                "user:location", events.user_location(uid, node["lat"], node["lng"], node["precision_m"], None)
             )

@@ -16,13 +16,12 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core.errors import InvalidInput, validation_fields
+from core.errors import InvalidInput
 from core.ratelimit import rate_limit_hit
 from core.redis import get_redis, key
 
 from .grid import cell_for
 from .models import LocationHistory
-from .serializers import LocationFixInputSerializer
 
 
 @dataclass(frozen=True)
@@ -65,10 +64,10 @@ def map_visibility_changed(user_id) -> None:
     Call after commit when anything the visibility rule reads changed:
     sharing, ``visible_roles``, ``show_roles``, roles, a block.
     """
-    from realtime.publish import group_send_now, user_group
+    from realtime.publish import channel_message_send, user_group
 
     get_redis().sadd(map_dirty_key(), str(user_id))
-    group_send_now(user_group(user_id), {"type": "map.refresh"})
+    channel_message_send(user_group(user_id), {"type": "map.refresh"}, after_commit=False)
 
 
 #: One statement, one round trip, atomic on its own: read the user's settings,
@@ -105,27 +104,23 @@ SELECT EXISTS (SELECT 1 FROM up), (SELECT public_cell FROM up),
 """
 
 
-def location_record(user, data) -> FixResult:
-    """Record one fix of ``user`` from raw input ``data`` (a mapping).
+def location_record(*, user, fix: dict) -> FixResult:
+    """Record one fix of ``user``; ``fix`` is the ``validated_data`` of ``LocationFixInputSerializer``.
 
-    Input: ``lat`` [-90, 90], ``lng`` [-180, 180] (finite WGS84 degrees),
-    ``timestamp`` (ISO 8601 or epoch ms; default now; at most
-    ``LOCATION_MAX_FUTURE_S`` ahead), optional ``accuracy_m`` (m),
-    ``speed_mps`` (m/s), ``heading_deg`` (degrees).
+    ``fix``: ``lat`` [-90, 90], ``lng`` [-180, 180] (finite WGS84 degrees),
+    optional ``timestamp`` (aware UTC datetime; default now; at most
+    ``LOCATION_MAX_FUTURE_S`` ahead), ``accuracy_m`` (m), ``speed_mps``
+    (m/s), ``heading_deg`` (degrees). Views and socket handlers validate
+    with that serializer through ``core.validation.validated``.
 
-    Raises :class:`InvalidInput` (400, with ``fields``) for bad input and
-    ``RateLimited`` (429) beyond ``THROTTLE_LOCATION`` fixes per user.
-    A fix older than the stored one, or within ``LOCATION_MIN_INTERVAL_S`` of
-    it, is answered and not stored. Stored fixes of sharing users are queued
-    for the map tick when their grid cell differs from the published one.
+    Raises :class:`InvalidInput` (400 ``timestamp_in_future``) and
+    ``RateLimited`` (429) beyond ``THROTTLE_LOCATION`` fixes per user (one
+    budget for HTTP and socket). A fix older than the stored one, or within
+    ``LOCATION_MIN_INTERVAL_S`` of it, is answered and not stored. Stored
+    fixes of sharing users are queued for the map tick when their grid cell
+    differs from the published one.
     """
-    if not isinstance(data, dict):
-        raise InvalidInput("Expected an object with lat and lng.")
-    serializer = LocationFixInputSerializer(data=data)
-    if not serializer.is_valid():
-        message, fields = validation_fields(serializer.errors)
-        raise InvalidInput(message, fields=fields)
-    values = serializer.validated_data
+    values = fix
     received_at = timezone.now()
     recorded_at = values.get("timestamp") or received_at
     if recorded_at > received_at + timedelta(seconds=settings.LOCATION_MAX_FUTURE_S):

@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from accounts.selectors import roles_validate
 from core.errors import NotFound
+from core.validation import validated
 
 from . import services
 from .selectors import map_nodes_list, nearby_users_list, viewer_context_get
@@ -31,7 +32,8 @@ class LocationView(APIView):
 
     @extend_schema(request=LocationFixInputSerializer, responses=LocationFixResultSerializer)
     def post(self, request):
-        return Response(services.location_record(request.user, request.data).as_dict())
+        fix = validated(LocationFixInputSerializer, request.data)
+        return Response(services.location_record(user=request.user, fix=fix).as_dict())
 
     @extend_schema(request=LocationFixInputSerializer, responses=LocationFixResultSerializer)
     def put(self, request):

@@ -8,3 +8,9 @@ class RealtimeConfig(AppConfig):
 
     name = "realtime"
     verbose_name = "Realtime"
+
+    def ready(self):
+        """Redact tokens from server logs; register the platform's own socket events."""
+        from .logging import token_redaction_install
+
+        token_redaction_install()

@@ -1,10 +1,14 @@
-"""The one WebSocket consumer at ``/ws/``.
+"""The one WebSocket consumer at ``/ws/``; it knows no app.
 
-Authenticates (``realtime.auth``), joins ``user.<id>``, keeps presence, parses
-the envelope ``{"event", "data", "id"?}`` and hands each event to the handler
-an app registered in its ``realtime.py``. Every failure becomes an ``error``
-frame ``{"event": "error", "id"?, "data": {"code", "message", "fields"?}}``
-and the socket stays open; only an expired token closes it (code 4401).
+Authenticates (``realtime.auth``), joins ``user.<id>``, keeps presence,
+parses the envelope ``{"event", "data", "id"?}`` and hands each event to the
+handler an app registered (``realtime.registry``). Channel-layer messages go
+to the ``@on_message`` handler of their type; apps keep per-socket state in
+``consumer.state[<app>]`` and clean up in ``@on_disconnect`` hooks. Every
+failure becomes an ``error`` frame ``{"event": "error", "id"?, "data":
+{"code", "message", "fields"?, "retry_after"?}}`` through
+``core.errors.error_for_exception`` (the REST mapping) and the socket stays
+open; only an expired token (4401) or the end of the session closes it.
 """
 
 from __future__ import annotations
@@ -20,33 +24,47 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.apps import apps
 from django.conf import settings
-from rest_framework.exceptions import ValidationError
 
-from core.errors import DomainError, error_body, validation_fields
-from realtime import presence
+from core.errors import error_body, error_for_exception
 
-from .publish import HANDLERS, run_sync, user_group
+from . import presence, stream
+from .publish import run_sync, user_group
+from .registry import CONNECT_HOOKS, DISCONNECT_HOOKS, HANDLERS, MESSAGE_HANDLERS
 
 logger = logging.getLogger(__name__)
 
 #: Close code sent when the access token expires on an open socket.
 CLOSE_TOKEN_EXPIRED = 4401
+#: Close code sent when the session ended (logout) or the account was deactivated.
+CLOSE_SESSION_ENDED = 4403
 
 
 def load_realtime_modules() -> None:
-    """Import ``<app>.realtime`` of every project app, which registers its socket handlers."""
+    """Import ``<app>.realtime`` and ``<app>.events`` of every project app (they register into the platform)."""
     base = str(settings.BASE_DIR)
     for app in apps.get_app_configs():
-        if str(app.path).startswith(base) and importlib.util.find_spec(f"{app.name}.realtime"):
-            importlib.import_module(f"{app.name}.realtime")
+        if not str(app.path).startswith(base):
+            continue
+        for module in ("events", "realtime"):
+            if importlib.util.find_spec(f"{app.name}.{module}"):
+                importlib.import_module(f"{app.name}.{module}")
+
+
+def _offset_key(offset: str) -> tuple[int, int]:
+    return stream.offset_parse(offset)
 
 
 class RendezvousConsumer(AsyncWebsocketConsumer):
-    """One socket of one authenticated user."""
+    """One socket of one authenticated user.
+
+    ``state``: per-app socket state (``state["geo"]`` is the map
+    subscription); ``rooms``: joined room groups -> ``(kind, key)``;
+    ``offsets``: last durable offset sent per group (the cursor).
+    """
 
     user = None
-    map_subscription = None
-    _heartbeat: asyncio.Task | None = None
+    token_exp = None
+    _tasks: list
 
     async def dispatch(self, message):
         """Call the handler for ``message`` without Channels' per-message DB cleanup.
@@ -57,34 +75,74 @@ class RendezvousConsumer(AsyncWebsocketConsumer):
         queue every message waits in (bench: delivery p50 422 ms -> 42 ms in a
         200-user city). This consumer touches the database only through
         ``realtime.publish.run_sync``, which does that cleanup in its own thread.
+        App message types registered with ``@on_message`` are looked up first.
         """
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
+        app_handler = MESSAGE_HANDLERS.get(message["type"])
+        if app_handler is not None:
+            await app_handler(self, message)
+            return
+        method = getattr(self, get_handler_name(message), None)
+        if method is None:
             raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
+        await method(message)
+
+    # --- lifecycle ----------------------------------------------------------------
 
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close()  # before accept: the handshake is refused (HTTP 403)
             return
+        count = await run_sync(presence.presence_connect)(
+            user.pk, self.channel_name, max_sockets=settings.WS_MAX_SOCKETS_PER_USER
+        )
+        if count < 0:
+            logger.info("socket refused: user %s has %s sockets", user.pk, settings.WS_MAX_SOCKETS_PER_USER)
+            await self.close()
+            return
         self.user = user
         self.token_exp = self.scope.get("token_exp")
+        self.state: dict = {}
+        self.rooms: dict[str, tuple[str, str]] = {}
+        self.offsets: dict[str, str] = {}
+        self.pending_offsets: dict[str, str] = {}
+        self.epoch: str | None = None
+        self._tasks = []
+        self._first_socket = count == 1
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
-        await run_sync(presence.presence_touch)(user.pk, self.channel_name)
-        self._heartbeat = asyncio.ensure_future(self._presence_heartbeat())
-        await self.accept()
+        await self.accept(subprotocol=self.scope.get("ws_subprotocol"))
+        self._tasks.append(asyncio.ensure_future(self._presence_heartbeat()))
+        if self.token_exp is not None:
+            self._tasks.append(asyncio.ensure_future(self._close_at_expiry(self.token_exp)))
+        since = self.scope.get("sync_since")
+        try:
+            if since:
+                await self.sync_from(since)
+            else:
+                await self.stream_attach(user_group(user.pk))
+        except Exception as exc:  # Redis down: the socket still works live
+            await self.send_exception(exc)
+        for hook in CONNECT_HOOKS:
+            try:
+                await hook(self)
+            except Exception:
+                logger.exception("connect hook %s failed", getattr(hook, "__name__", hook))
 
     async def disconnect(self, code):
         if self.user is None:
             return
-        if self._heartbeat:
-            self._heartbeat.cancel()
-        from geo.realtime import map_unsubscribe_all
-
-        await map_unsubscribe_all(self)
+        for task in self._tasks:
+            task.cancel()
+        # Platform hooks (presence offline to this socket's rooms) run before the rooms are left.
+        for hook in DISCONNECT_HOOKS:
+            try:
+                await hook(self)
+            except Exception:
+                logger.exception("disconnect hook %s failed", getattr(hook, "__name__", hook))
+        for group in list(self.rooms):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.rooms.clear()
         await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
-        await run_sync(presence.presence_leave)(self.user.pk, self.channel_name)
 
     async def _presence_heartbeat(self):
         interval = max(1.0, settings.PRESENCE_TTL_S / 3)
@@ -95,26 +153,123 @@ class RendezvousConsumer(AsyncWebsocketConsumer):
             except Exception:
                 logger.exception("presence heartbeat failed")
 
-    # --- client frames ---------------------------------------------------------
+    async def _close_at_expiry(self, exp: float):
+        await asyncio.sleep(max(0.0, exp - time.time()))
+        await self.close_token_expired()
 
-    async def send_event(self, event: str, data: dict, frame_id=None) -> None:
-        """Send one envelope ``{"event", "data", "id"?}`` to this socket."""
+    async def close_token_expired(self):
+        """Tell the client its access token expired and close with 4401."""
+        await self.send_error("token_expired", "Access token expired; reconnect with a fresh token.")
+        await self.close(code=CLOSE_TOKEN_EXPIRED)
+
+    # --- sending ------------------------------------------------------------------
+
+    async def send_event(self, event: str, data: dict, frame_id=None, **extra) -> None:
+        """Send one envelope ``{"event", "data", "id"?, ...extra}`` to this socket."""
         frame = {"event": event, "data": data}
         if frame_id is not None:
             frame["id"] = frame_id
+        if extra:
+            frame.update(extra)
         await self.send(text_data=json.dumps(frame, default=str))
 
-    async def send_error(self, code: str, message: str, frame_id=None, fields=None) -> None:
-        """Send an ``error`` frame in the one error shape."""
-        await self.send_event("error", error_body(code, message, fields), frame_id)
+    async def send_error(self, code: str, message: str, frame_id=None, fields=None, **extra) -> None:
+        """Send an ``error`` frame in the one error shape (``extra`` e.g. ``retry_after``)."""
+        body = error_body(code, message, fields)
+        body.update(extra)
+        await self.send_event("error", body, frame_id)
+
+    async def send_exception(self, exc: BaseException, frame_id=None, event: str | None = None) -> None:
+        """Send the ``error`` frame for ``exc`` (``core.errors.error_for_exception``; unknown -> ``server_error``)."""
+        mapped = error_for_exception(exc)
+        if mapped is None:
+            logger.exception("socket event %s failed", event, exc_info=exc)
+            await self.send_error("server_error", "Internal error.", frame_id)
+            return
+        status, body, retry_after = mapped
+        if status == 503:
+            logger.warning("socket event %s: backing service unavailable: %r", event, exc)
+        if retry_after:
+            body = {**body, "retry_after": round(float(retry_after), 3)}
+        await self.send_event("error", body, frame_id)
+
+    # --- durable stream and cursor ---------------------------------------------------
+
+    def cursor(self) -> str:
+        """The socket's current cursor: offsets of joined groups and of groups still to be rejoined."""
+        return stream.cursor_encode(self.epoch or "", {**self.pending_offsets, **self.offsets})
+
+    async def stream_attach(self, group: str) -> None:
+        """Start tracking ``group``'s offsets; replay from the pending cursor offset when there is one."""
+        pending = self.pending_offsets.pop(group, None)
+        if pending is not None:
+            await self._replay(group, pending)
+            await self.send_event("sync:done", {"groups": [group], "cursor": self.cursor()})
+            return
+        if self.epoch is None:
+            self.epoch = await run_sync(stream.stream_epoch)()
+        self.offsets[group] = await run_sync(stream.stream_last_offset)(group)
+
+    def stream_detach(self, group: str) -> None:
+        """Forget ``group``'s offset (the room was left)."""
+        self.offsets.pop(group, None)
+
+    async def _replay(self, group: str, offset: str) -> None:
+        try:
+            entries = await run_sync(stream.stream_read_after)(group, offset)
+        except stream.CursorExpired:
+            self.offsets[group] = await run_sync(stream.stream_last_offset)(group)
+            await self.send_event("sync:reset", {"groups": [group], "cursor": self.cursor()})
+            return
+        self.offsets[group] = offset
+        for entry_offset, event, data in entries:
+            await self._send_durable(group, entry_offset, event, data)
+
+    async def _send_durable(self, group: str, offset: str, event: str, data: dict) -> None:
+        last = self.offsets.get(group)
+        if last is not None and _offset_key(offset) <= _offset_key(last):
+            return  # already sent (replay and live overlap): exactly once
+        self.offsets[group] = offset
+        await self.send_event(event, data, offset=offset, cursor=self.cursor())
+
+    async def sync_from(self, cursor: str) -> None:
+        """Replay what this socket's user group missed since ``cursor``; keep room offsets for their rejoin.
+
+        Sends the missed events, then ``sync:done`` ``{"groups", "cursor"}``;
+        ``sync:reset`` ``{"groups", "cursor"}`` instead for groups whose
+        events may be gone (older than the retention, or Redis lost its data),
+        after which the client refetches over REST. Raises
+        ``stream.CursorInvalid`` for a malformed cursor.
+        """
+        epoch, offsets = stream.cursor_decode(cursor)
+        current = await run_sync(stream.stream_epoch)()
+        self.epoch = current
+        own = user_group(self.user.pk)
+        if epoch != current:
+            # Redis lost its data: nothing can be replayed.
+            for group in (own, *self.rooms):
+                self.offsets[group] = await run_sync(stream.stream_last_offset)(group)
+            await self.send_event("sync:reset", {"groups": [own, *self.rooms], "cursor": self.cursor()})
+            return
+        for group, offset in offsets.items():
+            if group == own or group in self.rooms:
+                await self._replay(group, offset)
+            elif group.startswith("user."):
+                continue  # another user's group: never replayed
+            else:
+                self.pending_offsets[group] = offset
+        if own not in self.offsets:
+            self.offsets[own] = await run_sync(stream.stream_last_offset)(own)
+        await self.send_event("sync:done", {"groups": [own, *self.rooms], "cursor": self.cursor()})
+
+    # --- client frames --------------------------------------------------------------
 
     async def receive(self, text_data=None, bytes_data=None):
         if bytes_data is not None:
             await self.send_error("unsupported_frame", "Binary frames are not supported; send JSON text.")
             return
         if self.token_exp is not None and time.time() >= self.token_exp:
-            await self.send_error("token_expired", "Access token expired; reconnect with a fresh token.")
-            await self.close(code=CLOSE_TOKEN_EXPIRED)
+            await self.close_token_expired()
             return
         if len(text_data.encode("utf-8")) > settings.WS_MAX_FRAME_BYTES:
             await self.send_error("frame_too_large", f"Frames are limited to {settings.WS_MAX_FRAME_BYTES} bytes.")
@@ -144,34 +299,35 @@ class RendezvousConsumer(AsyncWebsocketConsumer):
             return
         try:
             result = await func(self, data)
-        except DomainError as exc:
-            await self.send_event("error", exc.as_dict(), frame_id)
-            return
-        except ValidationError as exc:
-            message, fields = validation_fields(exc.detail)
-            await self.send_error("invalid", message, frame_id, fields)
-            return
-        except Exception:
-            logger.exception("socket event %s failed", event)
-            await self.send_error("server_error", "Internal error.", frame_id)
+        except Exception as exc:
+            await self.send_exception(exc, frame_id, event)
             return
         if frame_id is not None:
             await self.send_event("ack", result or {}, frame_id)
 
-    # --- channel-layer messages ------------------------------------------------
+    # --- platform channel-layer messages --------------------------------------------
 
     async def event_forward(self, message):
-        """``publish()``: forward ``{"event", "data"}`` to the client as is."""
-        await self.send_event(message["event"], message["data"])
+        """``publish()``: forward ``{"event", "data"}``; durable ones once each, with ``offset`` and ``cursor``."""
+        group = message.get("group")
+        if group and group not in self.rooms and not group.startswith(("user.", "cell.")):
+            return  # a room this socket left or was evicted from: nothing after the eviction
+        offset = message.get("offset")
+        if offset is None or group is None:
+            await self.send_event(message["event"], message["data"])
+            return
+        await self._send_durable(group, offset, message["event"], message["data"])
 
-    async def map_cell(self, message):
-        """A cell change from the map tick; filtered per viewer in ``geo.realtime``."""
-        from geo.realtime import map_cell_received
+    async def room_evict(self, message):
+        """``rooms.room_evict``: leave the room group on this socket and tell the client (``room:left``)."""
+        from .rooms import leave_group
 
-        await map_cell_received(self, message)
+        await leave_group(self, message["group"], reason=message.get("reason", "removed"), notify=True)
 
-    async def map_refresh(self, message):
-        """The viewer's roles, filters or blocks changed: re-diff the live map."""
-        from geo.realtime import map_refresh_received
-
-        await map_refresh_received(self)
+    async def session_close(self, message):
+        """The session ended (logout, deactivation): tell the client and close (4403)."""
+        jti = message.get("token_jti")
+        if jti and jti != self.scope.get("token_jti"):
+            return
+        await self.send_error("session_ended", message.get("message") or "The session ended; log in again.")
+        await self.close(code=CLOSE_SESSION_ENDED)

@@ -1,49 +1,32 @@
-"""Realtime core: the publish helper and the socket event registry.
+"""The one way to emit: :func:`publish` after commit, durable events through the reconnect stream.
 
-Frames are ``{"event": "<domain>:<action>", "data": {...}, "id"?}``
-(DESIGN.md, "Realtime"). Domain code publishes with :func:`publish`, which
-runs after the current transaction commits, so no socket ever hears of a row
-that was rolled back. Apps register socket event handlers in their
-``realtime.py`` with :func:`handler`.
+Frames are ``{"event": "<domain>:<action>", "data": {...}}`` (DESIGN.md,
+"Realtime"); durable ones also carry ``"offset"`` (their position in the
+group's stream) and ``"cursor"`` (see ``realtime.stream``). Every event must
+be declared in the catalog (``realtime.catalog.server_event``), which also
+says whether it is durable.
+
+Channel-layer control messages that are not client frames (``map.cell``,
+``room.evict``) go through :func:`channel_message_send`. The raw
+``group_send`` is private to the platform.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from .catalog import event_spec_get
+
 logger = logging.getLogger(__name__)
 
-#: event name -> async handler(consumer, data: dict) -> ack data (dict) or None
-HANDLERS: dict[str, Callable[..., Awaitable[dict | None]]] = {}
 
-
-def handler(event: str, *aliases: str):
-    """Register an async socket event handler under ``event`` and its ``aliases``.
-
-    The handler receives ``(consumer, data)``, returns the ``ack`` data (or
-    ``None``) and raises ``core.errors.DomainError`` or a DRF
-    ``ValidationError`` for bad input; the consumer turns those into an
-    ``error`` frame and keeps the socket open.
-    """
-
-    def register(func):
-        for name in (event, *aliases):
-            if name in HANDLERS:
-                raise RuntimeError(f"socket event {name!r} registered twice")
-            HANDLERS[name] = func
-        return func
-
-    return register
-
-
-def group_send_now(group: str, message: dict) -> None:
-    """Send a raw channel-layer ``message`` to ``group`` immediately (sync code only)."""
+def _group_send(group: str, message: dict) -> None:
+    """Send a raw channel-layer ``message`` to ``group`` now (sync code only); failures are logged, not raised."""
     layer = get_channel_layer()
     if layer is None:
         return
@@ -53,18 +36,48 @@ def group_send_now(group: str, message: dict) -> None:
         logger.exception("group_send to %s failed", group)
 
 
-def publish_message(group: str, message: dict) -> None:
-    """Send a raw channel-layer ``message`` to ``group`` after the transaction commits."""
-    transaction.on_commit(lambda: group_send_now(group, message))
+def _deliver(group: str, event: str, data: dict, durable: bool) -> None:
+    message = {"type": "event.forward", "event": event, "data": data, "group": group}
+    if durable:
+        from .stream import stream_append
+
+        try:
+            message["offset"] = stream_append(group, event, data)
+        except Exception:
+            # Still deliver live; a reconnecting client refetches over REST (sync:reset).
+            logger.exception("stream append to %s failed", group)
+    _group_send(group, message)
 
 
 def publish(group: str, event: str, data: dict) -> None:
-    """Deliver frame ``{"event", "data"}`` to every socket in ``group`` after commit.
+    """Deliver frame ``{"event", "data"}`` to every socket in ``group`` after the transaction commits.
 
-    ``group`` is one of ``user.<id>``, ``party.<id>``, ``meetup.<id>``,
-    ``event.<id>``, ``conversation.<id>``, ``cell.<geohash>``.
+    ``group``: ``user.<id>``, ``walk.<id>``, ``meetup.<id>``, ``event.<id>``,
+    ``party.<id>``, ``conversation.<id>``. ``event`` must be in the catalog
+    (``LookupError`` otherwise); a durable event is appended to the group's
+    stream first and carries its ``offset``. Outside a transaction it is
+    sent at once. Delivery failures are logged, never raised.
     """
-    publish_message(group, {"type": "event.forward", "event": event, "data": data})
+    spec = event_spec_get(event)
+    transaction.on_commit(lambda: _deliver(group, event, data, spec.durable))
+
+
+def publish_now(group: str, event: str, data: dict) -> None:
+    """Like :func:`publish` but immediately (for code that runs outside any transaction, e.g. a tick)."""
+    spec = event_spec_get(event)
+    _deliver(group, event, data, spec.durable)
+
+
+def channel_message_send(group: str, message: dict, *, after_commit: bool = True) -> None:
+    """Send a platform/app control message (``{"type": "map.cell", ...}``) to ``group``.
+
+    Handled by the ``@on_message`` handler registered for its ``type``; never
+    forwarded to clients as is. After commit by default.
+    """
+    if after_commit:
+        transaction.on_commit(lambda: _group_send(group, message))
+    else:
+        _group_send(group, message)
 
 
 def run_sync(func):

@@ -9,7 +9,9 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import UserSettings
 from core.redis import get_redis
+from core.validation import validated
 from geo.fanout import map_publish_tick
+from geo.serializers import LocationFixInputSerializer
 from geo.services import location_record
 
 from .factories import UserFactory
@@ -99,7 +101,8 @@ def place(db, django_capture_on_commit_callbacks):
 
     def record(user, lat, lng, tick=True, **extra):
         with django_capture_on_commit_callbacks(execute=True):
-            result = location_record(user, {"lat": lat, "lng": lng, **extra})
+            fix = validated(LocationFixInputSerializer, {"lat": lat, "lng": lng, **extra})
+            result = location_record(user=user, fix=fix)
         if tick:
             map_publish_tick()
         return result

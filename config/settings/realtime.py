@@ -21,3 +21,11 @@ PRESENCE_TTL_S = env.int("PRESENCE_TTL_S", default=60)
 # keep DB_POOL_MAX_SIZE at least this large.
 ASGI_THREADS = env.int("ASGI_THREADS", default=32)
 WS_MAX_FRAME_BYTES = env.int("WS_MAX_FRAME_BYTES", default=16 * 1024)
+# Sockets one user may hold open at once (all devices, all processes); more are refused at the handshake.
+WS_MAX_SOCKETS_PER_USER = env.int("WS_MAX_SOCKETS_PER_USER", default=10)
+# map:subscribe frames per socket per minute (each one recomputes the tile cover and a snapshot).
+WS_MAP_SUBSCRIBE_RATE = env("WS_MAP_SUBSCRIBE_RATE", default="30/min")
+
+# --- reconnect stream (realtime.stream): durable events kept per group for replay ---
+REALTIME_STREAM_RETENTION_S = env.int("REALTIME_STREAM_RETENTION_S", default=24 * 3600)
+REALTIME_STREAM_MAXLEN = env.int("REALTIME_STREAM_MAXLEN", default=1000)

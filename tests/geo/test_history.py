@@ -8,7 +8,9 @@ import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
 
+from core.validation import validated
 from geo.models import LocationHistory
+from geo.serializers import LocationFixInputSerializer
 from geo.services import location_history_prune, location_record
 from geo.tasks import location_history_prune_task
 
@@ -23,7 +25,7 @@ def record(user, lat, lng, when=None, **extra):
     data = {"lat": lat, "lng": lng, **extra}
     if when is not None:
         data["timestamp"] = when.isoformat()
-    return location_record(user, data)
+    return location_record(user=user, fix=validated(LocationFixInputSerializer, data))
 
 
 def test_no_history_without_keep_location_history(make_user, client_for, post_fix):

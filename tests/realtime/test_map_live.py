@@ -11,6 +11,8 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.models import UserSettings
 from geo.grid import cell_for
+from core.validation import validated
+from geo.serializers import LocationFixInputSerializer
 from geo.services import location_record
 
 from .conftest import drain, recv, recv_until, send, tick, ws_connect
@@ -31,7 +33,8 @@ async def people(rt_db, make_user):
 
 
 async def fix(user, lat, lng, **extra):
-    return await database_sync_to_async(location_record)(user, {"lat": lat, "lng": lng, **extra})
+    fix = validated(LocationFixInputSerializer, {"lat": lat, "lng": lng, **extra})
+    return await database_sync_to_async(location_record)(user=user, fix=fix)
 
 
 async def subscribe(comm, lat=HEL[0], lng=HEL[1], radius=1000):
