@@ -7,6 +7,8 @@ apps that keep memberships receive it. accounts imports no higher app.
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
@@ -136,16 +138,21 @@ def block_create(blocker: User, blocked_id) -> tuple[Block, bool]:
 
 
 def block_delete(blocker: User, blocked_id) -> None:
-    """Remove the block ``blocker`` made on ``blocked_id``.
+    """Remove the block ``blocker`` made on ``blocked_id`` (a user id, UUID or its string).
 
-    Raises :class:`NotFound` (404) when the user does not exist or is not
-    blocked by ``blocker``.
+    Raises :class:`NotFound` (404 ``not_blocked``, message "This user is not
+    blocked.") whenever there is no such block: for a real user the caller
+    has not blocked, a random id and a malformed id alike, so the answer never
+    tells whether an account exists (issue 7, item 12). No user lookup: one
+    ``DELETE`` on the caller's own blocks decides, the same query for every id.
+    Both users' live maps are refreshed after commit.
     """
-    target = user_get(blocked_id)
-    if target is None:
-        raise NotFound("User not found.")
+    try:
+        blocked_uuid = blocked_id if isinstance(blocked_id, uuid.UUID) else uuid.UUID(str(blocked_id))
+    except (TypeError, ValueError):
+        raise NotFound("This user is not blocked.", code="not_blocked")
     with transaction.atomic():
-        deleted, _ = Block.objects.filter(blocker=blocker, blocked=target).delete()
+        deleted, _ = Block.objects.filter(blocker=blocker, blocked_id=blocked_uuid).delete()
         if not deleted:
             raise NotFound("This user is not blocked.", code="not_blocked")
-        transaction.on_commit(lambda: _block_changed(signals.block_deleted, blocker.pk, target.pk))
+        transaction.on_commit(lambda: _block_changed(signals.block_deleted, blocker.pk, blocked_uuid))

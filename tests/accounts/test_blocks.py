@@ -49,11 +49,36 @@ def test_blocking_yourself_is_400(api, user):
     assert not Block.objects.exists()
 
 
-@pytest.mark.parametrize("method", ["post", "delete"])
 @pytest.mark.parametrize("user_id", [str(uuid.uuid4()), "not-a-uuid", "12345", "'; DROP TABLE x;--"])
-def test_unknown_or_malformed_id_is_404(api, method, user_id):
-    assert_error(getattr(api, method)(block_url(user_id)), 404, "not_found")
+def test_blocking_an_unknown_or_malformed_id_is_404(api, user_id):
+    assert_error(api.post(block_url(user_id)), 404, "not_found")
     assert not Block.objects.exists()
+
+
+@pytest.mark.parametrize("user_id", [str(uuid.uuid4()), "not-a-uuid", "12345", "'; DROP TABLE x;--"])
+def test_unblocking_an_unknown_or_malformed_id_is_404_not_blocked(api, user_id):
+    assert_error(api.delete(block_url(user_id)), 404, "not_blocked")
+    assert not Block.objects.exists()
+
+
+def test_unblock_does_not_tell_whether_an_account_exists(client_for, make_user):
+    """Issue 7, item 12: DELETE answered ``not_blocked`` for a real user and ``not_found`` for a random id.
+
+    The attack: probe ids with DELETE and read the code. Now a real user,
+    an inactive one, a random id and a malformed id get byte-identical answers.
+    """
+    me, real = make_user(), make_user()
+    ghost = make_user(is_active=False)
+    api = client_for(me)
+    answers = []
+    for user_id in (real.pk, ghost.pk, uuid.uuid4(), "not-a-uuid"):
+        response = api.delete(block_url(user_id))
+        assert_error(response, 404, "not_blocked")
+        answers.append((response.status_code, response.content))
+    assert len(set(answers)) == 1, answers
+    # positive control: a real block is removed with 204
+    api.post(block_url(real.pk))
+    assert api.delete(block_url(real.pk)).status_code == 204
 
 
 def test_inactive_user_cannot_be_blocked(api, make_user):
