@@ -34,7 +34,8 @@ fi
 log "starting uvicorn on $url (log: .run/demo-server.log)"
 THROTTLE_LOGIN=${DEMO_THROTTLE_LOGIN:-100000/min} MAP_TICKER_ENABLED=true \
   "$ROOT/.venv/bin/uvicorn" config.asgi:application --host 127.0.0.1 --port "$port" \
-  --lifespan on --ws-max-size 1048576 --ws-per-message-deflate false --log-level warning >"$RUN_DIR/demo-server.log" 2>&1 &
+  --lifespan on --ws-max-size 1048576 --ws-per-message-deflate false --no-proxy-headers --log-level warning \
+  >"$RUN_DIR/demo-server.log" 2>&1 &
 server_pid=$!
 stop_server() {
   if kill -0 "$server_pid" 2>/dev/null; then

@@ -19,6 +19,40 @@ VENV=$ROOT/.venv
 STAMP=$VENV/.requirements.sha256
 mkdir -p "$RUN_DIR"   # redis data, celerybeat schedule, logs
 
+# .env on the first run (mode 0600): a random DJANGO_SECRET_KEY, and the settings
+# that let `make run` (DEBUG off) serve plain http on localhost. An existing .env
+# is kept; only a missing DJANGO_SECRET_KEY is appended. Then .env is (re)loaded.
+ensure_dotenv() {
+  local file=$ROOT/.env key
+  key=$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(64))' 2>/dev/null ||
+    head -c 48 /dev/urandom | base64 | tr -d '\n/+=')
+  if [[ ! -f $file ]]; then
+    log "creating .env (mode 0600) with a random DJANGO_SECRET_KEY"
+    (
+      umask 077
+      cat >"$file" <<EOF_ENV
+# Written by scripts/setup.sh on its first run. Secret: never commit or share it.
+# Every variable is explained in .env.example; the environment wins over this file.
+DJANGO_SECRET_KEY=$key
+# make run serves plain http on localhost with DEBUG off: no https redirect,
+# no https-only cookies, no HSTS. Remove these lines behind TLS (docs/security.md).
+SECURE_SSL_REDIRECT=false
+SESSION_COOKIE_SECURE=false
+CSRF_COOKIE_SECURE=false
+SECURE_HSTS_SECONDS=0
+EOF_ENV
+    )
+  elif ! grep -qE '^[[:space:]]*(export[[:space:]]+)?DJANGO_SECRET_KEY=.{50,}' "$file"; then
+    log "adding a random DJANGO_SECRET_KEY to .env"
+    printf '\n# Added by scripts/setup.sh. Secret: never commit or share it.\nDJANGO_SECRET_KEY=%s\n' "$key" >>"$file"
+  fi
+  chmod 600 "$file"
+  load_env
+  # uvicorn reads FORWARDED_ALLOW_IPS itself (default 127.0.0.1): exported empty, every
+  # server started from here (web.sh, demo, bench, e2e tests) trusts no proxy headers.
+  export FORWARDED_ALLOW_IPS=${FORWARDED_ALLOW_IPS-}
+}
+
 python_packages() {
   PY_PKGS=()
   command -v "$PYTHON" >/dev/null || PY_PKGS+=(python3)
@@ -92,6 +126,7 @@ while (($#)); do
   esac
 done
 ((${#steps[@]})) || steps=(packages services venv app)
+ensure_dotenv
 for s in "${steps[@]}"; do "step_$s"; done
 
 if (($#)); then

@@ -1,11 +1,17 @@
 """Rendezvous base settings (Django, database, Redis, Celery, static files, security).
 
-Every variable is listed and explained in ``.env.example``. The defaults work
-on a developer machine with no ``.env`` at all (``DJANGO_DEBUG`` defaults to
-true, PostgreSQL and Redis on localhost). Production sets ``DJANGO_DEBUG=false``
-and must then provide ``DJANGO_SECRET_KEY``: secrets have no production default.
+Every variable is listed and explained in ``.env.example``. ``DJANGO_DEBUG``
+defaults to false: development is opt-in (``DJANGO_DEBUG=true``). With DEBUG
+off, ``DJANGO_SECRET_KEY`` (50+ characters) is required and has no default;
+``scripts/setup.sh`` writes a random one into ``.env`` (mode 0600) on its
+first run. With DEBUG on and no key, each process tree gets a random key
+(exported to the environment, so servers started by it share it); no secret
+is ever in the source. ``DJANGO_ENV_FILE`` names the env file read
+(default ``<project>/.env``; empty: none).
 """
 
+import os
+import secrets
 from pathlib import Path
 
 import environ
@@ -14,15 +20,20 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+_ENV_FILE = os.environ.get("DJANGO_ENV_FILE", str(BASE_DIR / ".env"))
+if _ENV_FILE:
+    environ.Env.read_env(_ENV_FILE, overwrite=False)
 
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
-if DEBUG:
-    SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-only-insecure-key-do-not-use-in-production")
-else:
-    SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
-    if len(SECRET_KEY) < 50:
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY (at least 50 characters) is required when DJANGO_DEBUG is false.")
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
+if DEBUG and not SECRET_KEY:
+    # Development without a key: random per process tree (children inherit it), never a published default.
+    SECRET_KEY = os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(64))
+if not DEBUG and len(SECRET_KEY) < 50:
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY (at least 50 characters) is required when DJANGO_DEBUG is false. "
+        "`make setup` writes a random one into .env; DJANGO_DEBUG=true is for development."
+    )
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -53,6 +64,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.middleware.JsonErrorsMiddleware",
     "core.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -163,8 +175,11 @@ SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
+# Plain-http local serving with DEBUG off (make run) sets these false in .env (scripts/setup.sh).
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+# 403 CSRF failures (the admin's forms) in the one error shape.
+CSRF_FAILURE_VIEW = "core.middleware.csrf_failure"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
@@ -178,4 +193,9 @@ LOGGING = {
 # Debian 12 ships GDAL 3.6. Rendezvous never opens user-supplied GDAL datasets
 # (points arrive as numbers; OSM data is read with an OSM library), so the
 # GDAL >= 3.9 file/network blocking this check asks for does not apply.
-SILENCED_SYSTEM_CHECKS = ["gis.W001"]
+#
+# security.W021 (SECURE_HSTS_PRELOAD not set) is silenced deliberately: asking
+# browsers to preload HSTS is a one-way commitment for the whole registrable
+# domain and every subdomain, which only the operator can make
+# (https://hstspreload.org); SECURE_HSTS_PRELOAD=true opts in (docs/security.md).
+SILENCED_SYSTEM_CHECKS = ["gis.W001", "security.W021"]
