@@ -2,7 +2,9 @@
 
 The user and settings forms apply the same role-slug, filter and age-range
 rules as the API (``selectors.roles_validate``), so staff cannot store what
-a client would get a 400 for.
+a client would get a 400 for. Roles staff grant here count for visibility at
+once (no ``role_since`` stamp) and may include roles users cannot give
+themselves (``Role.self_assignable`` false: ``organizer``, ``business``).
 """
 
 from django import forms
@@ -14,6 +16,7 @@ from core.errors import InvalidInput
 
 from .models import Block, Role, User, UserSettings
 from .selectors import roles_validate
+from .services import role_since_update
 
 
 def _known_roles(value, field: str) -> list[str]:
@@ -25,9 +28,10 @@ def _known_roles(value, field: str) -> list[str]:
 
 @admin.register(Role)
 class RoleAdmin(admin.ModelAdmin):
-    """Role slugs users may hold."""
+    """Role slugs users may hold; ``self_assignable`` off means only staff grant it."""
 
-    list_display = ["slug", "name"]
+    list_display = ["slug", "name", "self_assignable"]
+    list_filter = ["self_assignable"]
     search_fields = ["slug", "name"]
 
 
@@ -77,18 +81,40 @@ class UserAdmin(BaseUserAdmin):
     list_display = ["email", "username", "full_name", "roles", "is_active", "is_staff", "created_at"]
     list_filter = ["is_active", "is_staff", "gender"]
     search_fields = ["email", "username", "full_name"]
-    readonly_fields = ["created_at", "updated_at", "last_login"]
+    readonly_fields = ["created_at", "updated_at", "last_login", "role_since"]
     inlines = [UserSettingsInline]
     fieldsets = (
         (None, {"fields": ("email", "username", "password")}),
         (
             "Profile",
-            {"fields": ("full_name", "bio", "profile_photo", "birth_date", "gender", "roles", "vehicle_type")},
+            {
+                "fields": (
+                    "full_name",
+                    "bio",
+                    "profile_photo",
+                    "birth_date",
+                    "gender",
+                    "roles",
+                    "role_since",
+                    "vehicle_type",
+                )
+            },
         ),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("last_login", "created_at", "updated_at")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "username", "password1", "password2")}),)
+
+    def save_model(self, request, obj, form, change):
+        """Roles added by staff are granted, not claimed: they count for visibility at once.
+
+        Drops the ``role_since`` entries of added and removed roles
+        (:func:`accounts.services.role_since_update` with ``staff=True``).
+        """
+        if change and "roles" in form.changed_data:
+            old = form.initial.get("roles") or []
+            obj.role_since = role_since_update(old, obj.roles, obj.role_since, staff=True)
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(Block)

@@ -6,7 +6,9 @@ Seeds 000 (User, Settings) and 001 (users, user_preferences).
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
@@ -20,11 +22,20 @@ PROFILE_PHOTO_EXTENSIONS = ["jpg", "jpeg", "png", "gif", "webp"]
 
 
 class Role(models.Model):
-    """A role slug users can hold (``walker``, ``driver``, ...), managed in the admin."""
+    """A role slug users can hold (``walker``, ``driver``, ...), managed in the admin.
+
+    ``self_assignable``: whether a user may give themself the role through
+    ``PATCH /api/users/me``. Roles that vouch for something (``organizer``,
+    ``business``) are ``False`` and granted by staff in the admin only
+    (docs/privacy.md, "Roles").
+    """
 
     slug = models.SlugField(primary_key=True, max_length=SLUG_LENGTH)
     name = models.CharField(max_length=64)
     description = models.TextField(blank=True)
+    self_assignable = models.BooleanField(
+        default=True, help_text="Users may give themselves this role; otherwise only staff grant it."
+    )
 
     class Meta:
         ordering = ["slug"]
@@ -104,6 +115,15 @@ class User(AbstractBaseUser, PermissionsMixin):
     birth_date = models.DateField(null=True, blank=True)
     gender = models.CharField(max_length=16, choices=Gender.choices, blank=True)
     roles = ArrayField(models.SlugField(max_length=SLUG_LENGTH), default=list, blank=True)
+    role_since = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=(
+            "When the user gave themself each role: {slug: ISO 8601 time}. A self-assigned role gates "
+            "visibility only ROLE_VISIBILITY_MIN_AGE_S after that time; a role without an entry "
+            "(granted by staff, or held before this field existed) counts at once."
+        ),
+    )
     vehicle_type = models.CharField(max_length=16, choices=VehicleType.choices, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
@@ -137,6 +157,34 @@ class User(AbstractBaseUser, PermissionsMixin):
         """``full_name`` when set, else ``username``."""
         return self.full_name or self.username
 
+    def roles_matured(self, now: datetime | None = None) -> frozenset[str]:
+        """The roles of this user that count for someone else's ``visible_roles`` (clause 3).
+
+        A role counts once held for ``ROLE_VISIBILITY_MIN_AGE_S`` seconds
+        (default 86 400): its ``role_since`` entry (ISO 8601, set when the user
+        gave themself the role) is at least that old at ``now`` (default: the
+        current time). A role without an entry (staff grant, or held before
+        ``role_since`` existed) counts at once; an unreadable entry never counts.
+        """
+        now = now or timezone.now()
+        min_age = timedelta(seconds=settings.ROLE_VISIBILITY_MIN_AGE_S)
+        since = self.role_since or {}
+        matured = set()
+        for slug in self.roles or []:
+            stamp = since.get(slug)
+            if stamp is None:
+                matured.add(slug)
+                continue
+            try:
+                acquired = datetime.fromisoformat(stamp)
+            except (TypeError, ValueError):
+                continue
+            if timezone.is_naive(acquired):
+                continue
+            if acquired + min_age <= now:
+                matured.add(slug)
+        return frozenset(matured)
+
 
 class Pace(models.TextChoices):
     """Preferred walking pace (seed 001, user_preferences.preferred_pace)."""
@@ -157,6 +205,13 @@ class GenderPreference(models.TextChoices):
     OTHER = "other", "Other"
 
 
+class Visibility(models.TextChoices):
+    """Who may see a user at all (``UserSettings.visibility``; docs/privacy.md, clause 8)."""
+
+    EVERYONE = "everyone", "Everyone the other rules allow"
+    CONTACTS = "contacts", "Only my contacts"
+
+
 def default_filters() -> dict:
     """Default ``filters`` object: no role filter."""
     return {"show_roles": []}
@@ -168,6 +223,7 @@ class UserSettings(models.Model):
     #: Fields a user may change (API and admin alike).
     EDITABLE_FIELDS = (
         "location_sharing",
+        "visibility",
         "visible_roles",
         "filters",
         "search_radius_m",
@@ -180,6 +236,12 @@ class UserSettings(models.Model):
 
     user = models.OneToOneField(User, on_delete=models.CASCADE, primary_key=True, related_name="settings")
     location_sharing = models.BooleanField(default=False)
+    visibility = models.CharField(
+        max_length=16,
+        choices=Visibility.choices,
+        default=Visibility.EVERYONE,
+        help_text="'contacts': only people a contact provider names (walked, met, rode, messaged) see this user.",
+    )
     visible_roles = ArrayField(models.SlugField(max_length=SLUG_LENGTH), default=list, blank=True)
     filters = models.JSONField(default=default_filters, blank=True)
     search_radius_m = models.PositiveIntegerField(

@@ -1,17 +1,60 @@
-"""Reads for accounts: roles, blocks, profile search.
+"""Reads for accounts: roles, blocks, contacts, profile search.
 
 The location visibility rule lives in ``geo.selectors``; search applies its
-non-location parts (blocks both ways, the target's ``visible_roles``).
+non-location parts (blocks both ways, the target's ``visible_roles`` against
+the viewer's matured roles, the ``contacts`` visibility level).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
 
 from core.errors import InvalidInput
 
-from .models import Block, Role, User, UserSettings
+from .models import Block, Role, User, UserSettings, Visibility
+
+#: Contact providers: ``name -> provider(user_id) -> iterable of user ids``.
+CONTACT_PROVIDERS: dict[str, Callable[[object], Iterable]] = {}
+
+
+def contact_provider(name: str):
+    """Register ``provider(user_id) -> iterable of user ids`` who are contacts of ``user_id``.
+
+    A contact is someone the user has walked with, met, ridden with or
+    exchanged direct messages with; walks, meetups, parties and messaging
+    each register one in their ``AppConfig.ready()`` (re-exported as
+    ``geo.selectors.contact_provider``). Users whose
+    ``UserSettings.visibility`` is ``contacts`` are visible only to their
+    contacts (docs/privacy.md, clause 8). The relationship must hold both
+    ways (if B is A's contact, A is B's), and a provider should be one
+    indexed query. Registering the same ``name`` twice raises ``RuntimeError``.
+    Today none is registered, so a ``contacts`` user is visible to nobody.
+    """
+
+    def register(func):
+        if name in CONTACT_PROVIDERS:
+            raise RuntimeError(f"contact provider {name!r} registered twice")
+        CONTACT_PROVIDERS[name] = func
+        return func
+
+    return register
+
+
+def contact_ids_for(user_id) -> frozenset:
+    """Contacts of ``user_id``: the union of every registered provider's answer, without the user.
+
+    Returns UUIDs as the providers give them; empty while no provider is
+    registered. Blocks are not removed here: the visibility rule applies them
+    separately (clause 5) and always wins.
+    """
+    ids: set = set()
+    for provider in CONTACT_PROVIDERS.values():
+        ids.update(provider(user_id))
+    ids.discard(user_id)
+    return frozenset(ids)
 
 
 def role_slugs() -> set[str]:
@@ -76,14 +119,21 @@ def user_search(viewer: User, *, query: str = "", role: str | None = None) -> Qu
     """Users matching ``query`` in full name, username, bio or role slug, and ``role`` if given.
 
     Excludes the viewer, inactive users, anyone in a block with the viewer
-    (either way) and anyone whose ``visible_roles`` is non-empty and shares no
-    role with the viewer. Never touches positions. Ordered by username.
+    (either way), anyone whose ``visible_roles`` is non-empty and shares no
+    role with the viewer's *matured* roles (``User.roles_matured``: a role
+    claimed less than ``ROLE_VISIBILITY_MIN_AGE_S`` ago does not count), and
+    anyone whose ``visibility`` is ``contacts`` unless a contact provider
+    names them as the viewer's contact. Never touches positions. Ordered by
+    username.
     """
     qs = User.objects.filter(is_active=True).exclude(pk=viewer.pk)
     blocked = block_blocked_ids(viewer.pk)
     if blocked:
         qs = qs.exclude(pk__in=blocked)
-    qs = qs.filter(Q(settings__visible_roles__len=0) | Q(settings__visible_roles__overlap=list(viewer.roles or [])))
+    matured = sorted(viewer.roles_matured())
+    qs = qs.filter(Q(settings__visible_roles__len=0) | Q(settings__visible_roles__overlap=matured))
+    contacts = list(contact_ids_for(viewer.pk))
+    qs = qs.filter(Q(settings__visibility=Visibility.EVERYONE) | Q(pk__in=contacts))
     query = (query or "").strip()
     if query:
         words = query.split()

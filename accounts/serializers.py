@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
+from datetime import date
+
 from django.conf import settings
 from django.core.validators import FileExtensionValidator
+from django.utils import timezone
 from rest_framework import serializers
 
 from core.errors import DomainError
@@ -12,6 +16,53 @@ from .models import PROFILE_PHOTO_EXTENSIONS, Block, User, UserSettings
 
 #: Usernames: 3 to 32 letters, digits, ``_``, ``.`` or ``-`` (registration and profile updates alike).
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,32}$"
+
+
+#: Bidirectional formatting characters (LRE..RLO, LRI..PDI, LRM, RLM, ALM): they reorder displayed text.
+BIDI_CONTROLS = frozenset(
+    [chr(c) for c in range(0x202A, 0x202F)] + [chr(c) for c in range(0x2066, 0x206A)] + ["\u200e", "\u200f", "\u061c"]
+)
+#: Earliest accepted birth date; users must also be at least ``MIN_AGE_YEARS`` old (dates in the future are refused).
+BIRTH_DATE_MIN = date(1900, 1, 1)
+MIN_AGE_YEARS = 13
+#: Shortest ``GET /api/search`` query (after trimming) when no ``role`` narrows the search.
+SEARCH_MIN_QUERY = 2
+
+
+def name_validate(value: str) -> str:
+    """Refuse names with control characters (Unicode ``Cc``) or bidi formatting characters.
+
+    Returns ``value`` unchanged; raises ``ValidationError`` (400 ``invalid``).
+    Zero-width joiners (U+200C/D) stay allowed: scripts and emoji need them.
+    """
+    for char in value or "":
+        if char in BIDI_CONTROLS or unicodedata.category(char) == "Cc":
+            raise serializers.ValidationError(
+                f"Control and bidirectional formatting characters are not allowed (U+{ord(char):04X})."
+            )
+    return value
+
+
+def birth_date_validate(value: date | None) -> date | None:
+    """Accept ``None`` or a date from 1900-01-01 up to ``MIN_AGE_YEARS`` (13) years ago, in UTC.
+
+    Raises ``ValidationError`` (400 ``invalid``) for dates before 1900, in the
+    future, or of someone younger than 13.
+    """
+    if value is None:
+        return value
+    today = timezone.now().date()
+    if value < BIRTH_DATE_MIN:
+        raise serializers.ValidationError(f"Birth date must be on or after {BIRTH_DATE_MIN.isoformat()}.")
+    if value > today:
+        raise serializers.ValidationError("Birth date cannot be in the future.")
+    try:
+        latest = today.replace(year=today.year - MIN_AGE_YEARS)
+    except ValueError:  # 29 February
+        latest = today.replace(year=today.year - MIN_AGE_YEARS, day=28)
+    if value > latest:
+        raise serializers.ValidationError(f"You must be at least {MIN_AGE_YEARS} years old.")
+    return value
 
 
 class PayloadTooLarge(DomainError):
@@ -64,6 +115,18 @@ class UserMeSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "email", "created_at", "updated_at"]
 
+    def validate_full_name(self, value):
+        """No control or bidi formatting characters (:func:`name_validate`)."""
+        return name_validate(value)
+
+    def validate_username(self, value):
+        """No control or bidi formatting characters (:func:`name_validate`; the pattern is ASCII anyway)."""
+        return name_validate(value)
+
+    def validate_birth_date(self, value):
+        """1900-01-01 up to 13 years ago (:func:`birth_date_validate`)."""
+        return birth_date_validate(value)
+
     def validate_profile_photo(self, value):
         """Refuse photos over ``UPLOAD_MAX_BYTES`` with 413."""
         if value.size > settings.UPLOAD_MAX_BYTES:
@@ -77,7 +140,13 @@ class RegisterSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     username = serializers.RegexField(USERNAME_PATTERN, max_length=32)
     password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
-    full_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    full_name = serializers.CharField(
+        max_length=150, required=False, allow_blank=True, default="", validators=[name_validate]
+    )
+
+    def validate_username(self, value):
+        """No control or bidi formatting characters (:func:`name_validate`)."""
+        return name_validate(value)
 
 
 class LoginSerializer(serializers.Serializer):
@@ -149,7 +218,18 @@ class BlockSerializer(serializers.ModelSerializer):
 
 
 class SearchQuerySerializer(serializers.Serializer):
-    """``GET /api/search`` query parameters."""
+    """``GET /api/search`` query parameters.
+
+    ``query`` needs at least 2 characters (after trimming) unless ``role``
+    narrows the search; a blank or 1-character query alone would list everyone.
+    """
 
     query = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     role = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        """400 ``invalid`` (field ``query``) for a query under ``SEARCH_MIN_QUERY`` characters, unless only ``role``."""
+        query = attrs.get("query", "").strip()
+        if (query or not attrs.get("role")) and len(query) < SEARCH_MIN_QUERY:
+            raise serializers.ValidationError({"query": [f"Search needs at least {SEARCH_MIN_QUERY} characters."]})
+        return attrs

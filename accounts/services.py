@@ -8,19 +8,23 @@ apps that keep memberships receive it. accounts imports no higher app.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from core import signals
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.ratelimit import rate_limit_hit
 
-from .models import Block, User, UserSettings
+from .models import Block, Role, User, UserSettings
 from .selectors import roles_validate, user_get, user_settings_get
 
 #: Settings fields that change what others may see of the user, or what the user sees.
-VISIBILITY_FIELDS = {"location_sharing", "visible_roles", "filters"}
+VISIBILITY_FIELDS = {"location_sharing", "visibility", "visible_roles", "filters"}
 
 
 def _map_changed(*user_ids) -> None:
@@ -60,17 +64,70 @@ def user_register(*, email: str, username: str, password: str, full_name: str = 
         raise Conflict("Email or username already registered.", code="already_registered")
 
 
+def role_since_update(
+    old_roles, new_roles, role_since: dict | None, *, now: datetime | None = None, staff: bool = False
+) -> dict:
+    """The ``User.role_since`` map after the roles change from ``old_roles`` to ``new_roles``.
+
+    Roles kept keep their entry; dropped roles lose it. A role the user gives
+    themself (``staff=False``) is stamped ``now`` (ISO 8601, default the
+    current time), so it gates visibility only ``ROLE_VISIBILITY_MIN_AGE_S``
+    later (``User.roles_matured``). A role staff grant (``staff=True``, the
+    admin) has no entry: it counts at once. Pure function, no queries.
+    """
+    now = now or timezone.now()
+    since = dict(role_since or {})
+    old, new = set(old_roles or []), set(new_roles or [])
+    for slug in set(since) - new:
+        del since[slug]
+    for slug in new - old:
+        if staff:
+            since.pop(slug, None)
+        else:
+            since[slug] = now.isoformat()
+    return since
+
+
+def _roles_self_assign_check(old_roles, new_roles) -> None:
+    """Raise :class:`Forbidden` (403 ``role_not_self_assignable``) if ``new_roles`` adds a staff-granted role.
+
+    Dropping such a role, or keeping one staff granted, is allowed.
+    """
+    added = set(new_roles) - set(old_roles or [])
+    if not added:
+        return
+    refused = sorted(Role.objects.filter(slug__in=added, self_assignable=False).values_list("slug", flat=True))
+    if refused:
+        raise Forbidden(
+            f"Only staff can grant the role: {', '.join(refused)}.",
+            code="role_not_self_assignable",
+            fields={"roles": [f"Granted by staff only: {slug}" for slug in refused]},
+        )
+
+
 def user_update(user: User, data: dict) -> User:
     """Update profile fields of ``user`` from validated ``data``.
 
-    ``roles`` must be known role slugs (400 ``unknown_role``); a new
-    ``username`` must be free (409). Role changes refresh the live map.
+    ``roles`` must be known role slugs (400 ``unknown_role``), may not add a
+    role that is not ``self_assignable`` (403 ``role_not_self_assignable``:
+    ``organizer``, ``business`` are granted by staff) and may change at most
+    ``THROTTLE_ROLE_CHANGE`` (5/day) times per user (429 ``rate_limited``;
+    reordering is not a change). Roles the user adds are stamped in
+    ``role_since`` and gate others' ``visible_roles`` only after
+    ``ROLE_VISIBILITY_MIN_AGE_S`` (24 h). A new ``username`` must be free
+    (409). Role changes refresh the live map.
     """
+    roles_changed = False
     if "roles" in data:
         data["roles"] = roles_validate(data["roles"], field="roles")
+        roles_changed = set(data["roles"]) != set(user.roles or [])
+        if roles_changed:
+            _roles_self_assign_check(user.roles, data["roles"])
     if "username" in data and User.objects.filter(username__iexact=data["username"]).exclude(pk=user.pk).exists():
         raise Conflict("Username already taken.", code="already_registered", fields={"username": ["Taken."]})
-    roles_changed = "roles" in data and list(data["roles"]) != list(user.roles)
+    if roles_changed:
+        rate_limit_hit("role_change", str(user.pk), settings.THROTTLE_ROLE_CHANGE)
+        data["role_since"] = role_since_update(user.roles, data["roles"], user.role_since)
     old_photo = user.profile_photo.name if "profile_photo" in data else None
     with transaction.atomic():
         for field, value in data.items():
@@ -88,7 +145,7 @@ def user_settings_update(user: User, data: dict) -> UserSettings:
 
     ``visible_roles`` and ``filters.show_roles`` must be known role slugs
     (400); ``age_range_min`` must not exceed ``age_range_max`` (400).
-    Changing sharing, ``visible_roles`` or filters updates the live map.
+    Changing sharing, ``visibility``, ``visible_roles`` or filters updates the live map.
     """
     row = user_settings_get(user)
     if "visible_roles" in data:

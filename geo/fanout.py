@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.models import Visibility
 from core.redis import get_redis, key
 from realtime.publish import group_send_now
 
@@ -40,7 +41,8 @@ from .services import map_dirty_key, map_live_key
 logger = logging.getLogger(__name__)
 
 _SELECT = """
-SELECT u.id, u.is_active, u.roles, s.location_sharing, s.visible_roles, f.cell, f.public_cell, f.recorded_at
+SELECT u.id, u.is_active, u.roles, s.location_sharing, s.visible_roles, f.cell, f.public_cell, f.recorded_at,
+       s.visibility
 FROM accounts_user u
 JOIN accounts_usersettings s ON s.user_id = u.id
 JOIN geo_locationfix f ON f.user_id = u.id
@@ -105,7 +107,7 @@ def _tick_apply(
             cursor.execute(_SELECT, [ids])
             rows = cursor.fetchall()
         upd_ids, upd_cells, upd_lats, upd_lngs = [], [], [], []
-        for uid, active, roles, sharing, visible_roles, cell, public_cell, recorded_at in rows:
+        for uid, active, roles, sharing, visible_roles, cell, public_cell, recorded_at, visibility in rows:
             visible = bool(active and sharing and cell and recorded_at and recorded_at > fresh_after)
             new_cell = cell if visible else ""
             old_cell = public_cell or ""
@@ -133,6 +135,7 @@ def _tick_apply(
                 "roles": list(roles or []),
                 "visible_roles": list(visible_roles or []),
                 "recorded_at": recorded_at.timestamp() if recorded_at else None,
+                "contacts_only": visibility == Visibility.CONTACTS,
             }
             messages.append((sorted(groups), message))
         if upd_ids:

@@ -5,11 +5,14 @@ A *target* is visible to a *viewer* when all of these hold (DESIGN.md,
 
 1. the target shares its location (``UserSettings.location_sharing``) and is active;
 2. its latest fix is fresher than ``LOCATION_TTL_S`` (by client ``recorded_at``);
-3. the target's ``visible_roles`` is empty or shares a role with the viewer;
+3. the target's ``visible_roles`` is empty or shares a role with the viewer's
+   *matured* roles (held ``ROLE_VISIBILITY_MIN_AGE_S``, ``User.roles_matured``);
 4. the viewer's ``filters.show_roles`` is empty or shares a role with the target;
 5. there is no block between them, either way;
 6. the target is not the viewer;
-7. the target's shown position is within the radius of the query centre.
+7. the target's shown position is within the radius of the query centre;
+8. the target's ``visibility`` is ``everyone``, or the viewer is one of the
+   target's contacts (:func:`contact_ids_for`, from registered providers).
 
 Precision: strangers are shown the centre of their ~100 m grid cell as last
 published by the map tick (``LocationFix.public_location``); distance and
@@ -29,13 +32,17 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from accounts.models import GenderPreference, UserSettings
+from accounts.models import GenderPreference, UserSettings, Visibility
+from accounts.selectors import CONTACT_PROVIDERS as CONTACT_PROVIDERS
 from accounts.selectors import block_blocked_ids
+from accounts.selectors import contact_ids_for as contact_ids_for
+from accounts.selectors import contact_provider as contact_provider
 from realtime.presence import presence_online_ids
 
 
@@ -43,8 +50,13 @@ from realtime.presence import presence_online_ids
 class ViewerContext:
     """What the rule needs to know about a viewer.
 
+    ``roles``: every role the viewer holds (informational).
+    ``matured_roles``: the roles that count for targets' ``visible_roles``
+    (clause 3): held at least ``ROLE_VISIBILITY_MIN_AGE_S``. Defaults to
+    none, so a context built without it grants nothing.
     ``blocked_ids``: users in a block with the viewer either way.
     ``exact_user_ids``: users whose exact position the viewer may see.
+    ``contact_ids``: the viewer's contacts (clause 8), from the contact providers.
     """
 
     user_id: uuid.UUID
@@ -53,17 +65,42 @@ class ViewerContext:
     blocked_ids: frozenset[uuid.UUID]
     search_radius_m: int = 1000
     exact_user_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
+    matured_roles: frozenset[str] = field(default_factory=frozenset)
+    contact_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
 
 
 @dataclass(frozen=True)
 class TargetState:
-    """What the rule needs to know about a target, as carried by a map fan-out message."""
+    """What the rule needs to know about a target, as carried by a map fan-out message.
+
+    ``contacts_only``: the target's ``visibility`` is ``contacts`` (clause 8).
+    """
 
     user_id: uuid.UUID
     sharing: bool
     roles: frozenset[str]
     visible_roles: frozenset[str]
     recorded_at: datetime | None
+    contacts_only: bool = False
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> TargetState:
+        """Build the state from a ``map.cell`` fan-out message (``geo.fanout._tick_apply``).
+
+        Reads ``user_id`` (UUID string), ``visible`` (sharing, active and
+        fresh at the tick), ``roles``, ``visible_roles`` (lists of slugs),
+        ``recorded_at`` (epoch seconds or ``None``) and ``contacts_only``
+        (bool; a message without it is treated as ``False``, as published
+        before the field existed). Raises ``ValueError`` for a malformed id.
+        """
+        return cls(
+            user_id=uuid.UUID(str(message["user_id"])),
+            sharing=bool(message.get("visible")),
+            roles=frozenset(message.get("roles") or []),
+            visible_roles=frozenset(message.get("visible_roles") or []),
+            recorded_at=epoch_to_datetime(message.get("recorded_at")),
+            contacts_only=bool(message.get("contacts_only")),
+        )
 
 
 #: Exact-position providers: ``name -> provider(viewer_id) -> iterable of user ids``.
@@ -106,8 +143,13 @@ def exact_user_ids_for(viewer_id) -> frozenset:
     return frozenset(ids)
 
 
-def viewer_context_get(user) -> ViewerContext:
-    """Build the :class:`ViewerContext` of ``user`` (3 small queries)."""
+def viewer_context_get(user, now: datetime | None = None) -> ViewerContext:
+    """Build the :class:`ViewerContext` of ``user`` (3 small queries plus the providers').
+
+    ``matured_roles`` are the roles ``user`` has held for
+    ``ROLE_VISIBILITY_MIN_AGE_S`` at ``now`` (default: the current time), read
+    from ``user.roles``/``user.role_since`` as loaded.
+    """
     row = UserSettings.objects.filter(user_id=user.pk).only("filters", "search_radius_m").first()
     show_roles = frozenset(row.show_roles) if row else frozenset()
     return ViewerContext(
@@ -117,6 +159,8 @@ def viewer_context_get(user) -> ViewerContext:
         blocked_ids=frozenset(block_blocked_ids(user.pk)),
         search_radius_m=row.search_radius_m if row else settings.MAP_DEFAULT_RADIUS_M,
         exact_user_ids=exact_user_ids_for(user.pk),
+        matured_roles=user.roles_matured(now),
+        contact_ids=contact_ids_for(user.pk),
     )
 
 
@@ -126,14 +170,20 @@ def location_fresh_after(now: datetime | None = None) -> datetime:
 
 
 def visibility_allows(viewer: ViewerContext, target: TargetState, now: datetime | None = None) -> bool:
-    """Clauses 1-6 of the rule in Python (the radius is checked by the caller)."""
+    """Clauses 1-6 and 8 of the rule in Python (the radius, clause 7, is checked by the caller).
+
+    Clause 3 uses ``viewer.matured_roles``; clause 8 ``target.contacts_only``
+    against ``viewer.contact_ids``. ``now`` defaults to the current time.
+    """
     if target.user_id == viewer.user_id or not target.sharing or target.recorded_at is None:
         return False
     if target.recorded_at <= location_fresh_after(now):
         return False
-    if target.visible_roles and not (target.visible_roles & viewer.roles):
+    if target.visible_roles and not (target.visible_roles & viewer.matured_roles):
         return False
     if viewer.show_roles and not (viewer.show_roles & target.roles):
+        return False
+    if target.contacts_only and target.user_id not in viewer.contact_ids:
         return False
     return target.user_id not in viewer.blocked_ids
 
@@ -184,7 +234,9 @@ def map_nodes_list(
         "lng": lng,
         "radius": radius_m,
         "fresh_after": location_fresh_after(now),
-        "viewer_roles": sorted(viewer.roles),
+        "viewer_roles": sorted(viewer.matured_roles),
+        "contacts": list(viewer.contact_ids),
+        "everyone": Visibility.EVERYONE.value,
         "show_roles": sorted(viewer.show_roles),
         "blocked": list(viewer.blocked_ids),
         "exact": list(viewer.exact_user_ids),
@@ -207,6 +259,7 @@ def map_nodes_list(
         "f.recorded_at > %(fresh_after)s",
         "u.id <> %(viewer)s",
         "(cardinality(s.visible_roles) = 0 OR s.visible_roles && %(viewer_roles)s::varchar[])",
+        "(s.visibility = %(everyone)s OR u.id = ANY(%(contacts)s::uuid[]))",
         within,
     ]
     if viewer.show_roles:

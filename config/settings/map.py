@@ -18,3 +18,10 @@ MAP_TICKER_ENABLED = env.bool("MAP_TICKER_ENABLED", default=True)
 # --- demo data (manage.py seed_users) --------------------------------------------
 # Every demo user (User.is_demo) logs in with this password; demo data is public, so is this.
 DEMO_USER_PASSWORD = env("DEMO_USER_PASSWORD", default="rendezvous-demo-password")
+
+# --- privacy hardening (issue 7; docs/privacy.md) ---------------------------------
+# A role a user gave themself gates visibility (someone's ``visible_roles``) only
+# after it has been held this long (seconds; default 24 h).
+ROLE_VISIBILITY_MIN_AGE_S = env.int("ROLE_VISIBILITY_MIN_AGE_S", default=24 * 3600)
+# Changes of one's own ``roles`` per user (fixed window, core.ratelimit).
+THROTTLE_ROLE_CHANGE = env("THROTTLE_ROLE_CHANGE", default="5/day")

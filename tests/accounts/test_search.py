@@ -51,11 +51,19 @@ def test_search_matches_name_username_bio_and_role(client_for, make_user, people
     assert ids(response) == {str(people[name].pk) for name in expected}
 
 
-def test_empty_query_lists_everyone_else_ordered_by_username(client_for, make_user, people):
+@pytest.mark.parametrize(
+    "params", [{}, {"query": ""}, {"query": " "}, {"query": "a"}, {"query": " a ", "role": "walker"}]
+)
+def test_query_shorter_than_two_characters_is_400(client_for, make_user, people, params):
+    """Issue 7 item 12: ``?query=`` used to list every user."""
     viewer = make_user(username="viewer")
-    results = client_for(viewer).get(SEARCH).json()["results"]
-    usernames = [item["username"] for item in results]
-    assert usernames == sorted(p.username for p in people.values())
+    error = assert_error(client_for(viewer).get(SEARCH, params), 400, "invalid")
+    assert "query" in error["fields"]
+
+
+def test_two_character_query_is_enough(client_for, make_user, people):
+    viewer = make_user(username="viewer")
+    assert client_for(viewer).get(SEARCH, {"query": "ad"}).status_code == 200
 
 
 @pytest.mark.parametrize("slash", ["", "/"])
@@ -104,9 +112,9 @@ def test_search_excludes_blocks_both_ways(client_for, make_user):
     assert ids(client_for(me).get(SEARCH, {"query": "Findme"})) == {str(bystander.pk)}
     # And the blocked people do not find me either.
     me_id = str(me.pk)
-    assert me_id not in ids(client_for(i_blocked).get(SEARCH))
-    assert me_id not in ids(client_for(blocked_me).get(SEARCH))
-    assert me_id in ids(client_for(bystander).get(SEARCH))
+    assert me_id not in ids(client_for(i_blocked).get(SEARCH, {"query": me.username}))
+    assert me_id not in ids(client_for(blocked_me).get(SEARCH, {"query": me.username}))
+    assert me_id in ids(client_for(bystander).get(SEARCH, {"query": me.username}))
 
 
 def test_unblocking_makes_them_findable_again(client_for, make_user):
@@ -190,7 +198,7 @@ def test_search_is_paginated(client_for, make_user):
 @pytest.mark.parametrize("page", ["99", "0", "abc"])
 def test_bad_page_is_404(client_for, make_user, page):
     make_user(full_name="Only One")
-    assert_error(client_for(make_user()).get(SEARCH, {"page": page}), 404, "not_found")
+    assert_error(client_for(make_user()).get(SEARCH, {"query": "Only", "page": page}), 404, "not_found")
 
 
 def test_search_unauthenticated_is_401(anon, make_user):
