@@ -25,6 +25,9 @@ from .selectors import roles_validate, user_get, user_settings_get
 
 #: Settings fields that change what others may see of the user, or what the user sees.
 VISIBILITY_FIELDS = {"location_sharing", "visibility", "visible_roles", "filters"}
+#: Settings fields that filter ``/api/users/nearby`` on others' hidden attributes (age, gender):
+#: changing them is rate-limited by ``THROTTLE_PREFERENCE_CHANGE`` (issue 7, item 10).
+PREFERENCE_FIELDS = {"age_range_min", "age_range_max", "gender_preference"}
 
 
 def _map_changed(*user_ids) -> None:
@@ -145,7 +148,11 @@ def user_settings_update(user: User, data: dict) -> UserSettings:
 
     ``visible_roles`` and ``filters.show_roles`` must be known role slugs
     (400); ``age_range_min`` must not exceed ``age_range_max`` (400).
-    Changing sharing, ``visibility``, ``visible_roles`` or filters updates the live map.
+    Changing ``age_range_min``, ``age_range_max`` or ``gender_preference``
+    counts against ``THROTTLE_PREFERENCE_CHANGE`` (5/day per user; 429
+    ``rate_limited``, nothing saved): those filters match others' hidden age
+    and gender, so they may not be probed quickly. Changing sharing,
+    ``visibility``, ``visible_roles`` or filters updates the live map.
     """
     row = user_settings_get(user)
     if "visible_roles" in data:
@@ -164,6 +171,8 @@ def user_settings_update(user: User, data: dict) -> UserSettings:
             fields={"age_range_min": ["Must not exceed age_range_max."]},
         )
     changed = {f for f, v in data.items() if getattr(row, f) != v}
+    if changed & PREFERENCE_FIELDS:
+        rate_limit_hit("preference_change", str(user.pk), settings.THROTTLE_PREFERENCE_CHANGE)
     with transaction.atomic():
         for field, value in data.items():
             setattr(row, field, value)

@@ -4,7 +4,10 @@ A *target* is visible to a *viewer* when all of these hold (DESIGN.md,
 "Location and privacy"; seed 000 "Privacy & Permissions"):
 
 1. the target shares its location (``UserSettings.location_sharing``) and is active;
-2. its latest fix is fresher than ``LOCATION_TTL_S`` (by client ``recorded_at``);
+2. its latest fix is fresh: ``recorded_at`` (client time) is after
+   :func:`location_fresh_after`, i.e. ``now - LOCATION_TTL_S`` rounded down
+   to the whole minute, so a fix expires at a whole minute and the moment
+   it drops off the map tells no more than the minute of the fix;
 3. the target's ``visible_roles`` is empty or shares a role with the viewer's
    *matured* roles (held ``ROLE_VISIBILITY_MIN_AGE_S``, ``User.roles_matured``);
 4. the viewer's ``filters.show_roles`` is empty or shares a role with the target;
@@ -44,6 +47,11 @@ from accounts.selectors import block_blocked_ids
 from accounts.selectors import contact_ids_for as contact_ids_for
 from accounts.selectors import contact_provider as contact_provider
 from realtime.presence import presence_online_ids
+
+#: Width of the age bands ``age_range`` filters match targets on (years; issue 7, item 10).
+AGE_BAND_YEARS = 5
+#: Staleness is judged at whole multiples of this (seconds): the drop-off time reveals only the minute.
+FRESHNESS_QUANTUM_S = 60
 
 
 @dataclass(frozen=True)
@@ -165,8 +173,20 @@ def viewer_context_get(user, now: datetime | None = None) -> ViewerContext:
 
 
 def location_fresh_after(now: datetime | None = None) -> datetime:
-    """Oldest ``recorded_at`` still fresh: ``now - LOCATION_TTL_S``."""
-    return (now or timezone.now()) - timedelta(seconds=settings.LOCATION_TTL_S)
+    """The freshness cut-off: a fix is fresh when its ``recorded_at`` is strictly after this (UTC datetime).
+
+    ``now - LOCATION_TTL_S`` rounded down to a whole multiple of
+    ``FRESHNESS_QUANTUM_S`` (60 s) since the epoch. A fix recorded at ``t``
+    therefore stays fresh until ``ceil_minute(t) + LOCATION_TTL_S`` (between
+    ``LOCATION_TTL_S`` and ``LOCATION_TTL_S + 60`` seconds) and expires at a
+    whole minute, on the first map tick at or after it, so when someone
+    drops off the map tells no more than the minute of their fix, the same
+    as ``location_updated_at`` (issue 7, item 10). Used by REST, the socket
+    snapshot, the live fan-out and the map tick alike.
+    """
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.LOCATION_TTL_S)
+    epoch_s = cutoff.timestamp()
+    return datetime.fromtimestamp(epoch_s - (epoch_s % FRESHNESS_QUANTUM_S), tz=UTC)
 
 
 def visibility_allows(viewer: ViewerContext, target: TargetState, now: datetime | None = None) -> bool:
@@ -186,6 +206,23 @@ def visibility_allows(viewer: ViewerContext, target: TargetState, now: datetime 
     if target.contacts_only and target.user_id not in viewer.contact_ids:
         return False
     return target.user_id not in viewer.blocked_ids
+
+
+def age_band_range(age_min: int | None, age_max: int | None) -> tuple[int | None, int | None]:
+    """Widen an age range (years, inclusive) to whole ``AGE_BAND_YEARS`` (5-year) bands.
+
+    A target's age is compared as its band ``[5k, 5k + 4]`` (``k = age // 5``):
+    it matches when any age of its band lies in ``[age_min, age_max]``,
+    which is the same as its exact age lying in
+    ``[5 * (age_min // 5), 5 * (age_max // 5) + 4]``. So ``23..30`` matches
+    ages 20 to 34, and moving ``age_min`` one year at a time only changes the
+    answer at multiples of 5: a binary search learns the band, never the age.
+    ``None`` bounds stay ``None``.
+    """
+    band = AGE_BAND_YEARS
+    low = None if age_min is None else band * (age_min // band)
+    high = None if age_max is None else band * (age_max // band) + band - 1
+    return low, high
 
 
 def _age_bounds(age_min: int | None, age_max: int | None, today: date) -> tuple[date | None, date | None]:
@@ -220,8 +257,9 @@ def map_nodes_list(
     """Users visible to ``viewer`` within ``radius_m`` metres of (``lat``, ``lng``), nearest first.
 
     Optional filters: ``role`` (target holds that slug), ``age_range``
-    (years, inclusive, targets without a birth date are excluded when set),
-    ``gender``. At most ``limit`` (default ``MAP_MAX_RESULTS``) items, each
+    (years, inclusive, matched on 5-year bands by :func:`age_band_range`;
+    targets without a birth date are excluded when set), ``gender``. At
+    most ``limit`` (default ``MAP_MAX_RESULTS``) items, each
     ``{"user_id", "name", "roles", "lat", "lng", "distance_m", "precision_m",
     "location_updated_at", "online"}``. One SQL query on the GiST index, plus
     one Redis round trip for presence.
@@ -270,7 +308,7 @@ def map_nodes_list(
         params["role"] = [role]
         where.append("u.roles @> %(role)s::varchar[]")
     if age_range and (age_range[0] is not None or age_range[1] is not None):
-        born_after, born_before = _age_bounds(age_range[0], age_range[1], now.date())
+        born_after, born_before = _age_bounds(*age_band_range(age_range[0], age_range[1]), now.date())
         where.append("u.birth_date IS NOT NULL")
         if born_before:
             params["born_before"] = born_before

@@ -25,3 +25,5 @@ DEMO_USER_PASSWORD = env("DEMO_USER_PASSWORD", default="rendezvous-demo-password
 ROLE_VISIBILITY_MIN_AGE_S = env.int("ROLE_VISIBILITY_MIN_AGE_S", default=24 * 3600)
 # Changes of one's own ``roles`` per user (fixed window, core.ratelimit).
 THROTTLE_ROLE_CHANGE = env("THROTTLE_ROLE_CHANGE", default="5/day")
+# Changes of ``age_range_min``/``age_range_max``/``gender_preference`` per user.
+THROTTLE_PREFERENCE_CHANGE = env("THROTTLE_PREFERENCE_CHANGE", default="5/day")

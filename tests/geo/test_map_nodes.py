@@ -99,7 +99,8 @@ def test_sharing_off_is_hidden(make_user, place, vclient, node_ids):
 def test_stale_fix_is_hidden(make_user, place, vclient, node_ids, settings):
     stale = make_user(sharing=True)
     fresh = make_user(sharing=True)
-    place(stale, *near(), timestamp=(timezone.now() - timedelta(seconds=settings.LOCATION_TTL_S + 5)).isoformat())
+    # freshness ends at a whole minute (up to 60 s after the TTL): 65 s past it is stale whatever the clock
+    place(stale, *near(), timestamp=(timezone.now() - timedelta(seconds=settings.LOCATION_TTL_S + 65)).isoformat())
     place(
         fresh, *near(-100, 0), timestamp=(timezone.now() - timedelta(seconds=settings.LOCATION_TTL_S - 60)).isoformat()
     )
@@ -110,7 +111,7 @@ def test_fix_goes_stale_with_the_ttl_even_before_a_tick(make_user, place, vclien
     target = make_user(sharing=True)
     place(target, *near(), timestamp=(timezone.now() - timedelta(seconds=120)).isoformat())
     assert node_ids(vclient, *HOME) == {str(target.pk)}
-    settings.LOCATION_TTL_S = 100  # the published position is now older than the TTL
+    settings.LOCATION_TTL_S = 50  # the fix is now more than TTL + 60 s old (freshness ends at a whole minute)
     assert node_ids(vclient, *HOME) == set()
     map_publish_tick()
     assert LocationFix.objects.get(user=target).public_location is None

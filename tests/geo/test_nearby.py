@@ -109,13 +109,16 @@ def test_self_is_not_listed(make_user, place, client_for):
 
 
 def test_age_range(make_user, place, client_for):
+    """Ages match on 5-year bands: a range of 25..30 matches every age of the 25-29 and 30-34 bands."""
     me = make_user(settings_fields={"age_range_min": 25, "age_range_max": 30})
     place(me, *HOME)
     cases = {
         "24": years_ago(25, days=1),  # turns 25 tomorrow
         "25": years_ago(25),  # 25 today
         "30": years_ago(31, days=1),  # turns 31 tomorrow
-        "31": years_ago(31),  # 31 today
+        "31": years_ago(31),  # 31 today: band 30-34 overlaps the range
+        "34": years_ago(35, days=1),  # turns 35 tomorrow
+        "35": years_ago(35),  # 35 today: band 35-39 is out
         "60": years_ago(60),
         "unknown": None,
     }
@@ -123,7 +126,8 @@ def test_age_range(make_user, place, client_for):
     for i, (label, born) in enumerate(cases.items()):
         users[label] = make_user(sharing=True, birth_date=born)
         place(users[label], *offset(*HOME, north_m=40 * (i + 1)))
-    assert ids(client_for(me).get("/api/users/nearby")) == {str(users["25"].pk), str(users["30"].pk)}
+    expected = {str(users[label].pk) for label in ("25", "30", "31", "34")}
+    assert ids(client_for(me).get("/api/users/nearby")) == expected
 
 
 def test_age_range_min_only_and_max_only(make_user, place, client_for):

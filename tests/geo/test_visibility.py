@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import random
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -252,32 +252,41 @@ def test_viewer_context_counts_only_matured_roles(make_user, settings):
 
 
 def test_python_rule_ttl_boundary(make_user, settings):
+    """Fresh means ``recorded_at`` after ``now - TTL`` rounded down to the minute."""
     viewer = make_user()
     ctx = viewer_context_get(viewer)
-    now = timezone.now()
+    now = datetime(2026, 5, 1, 12, 10, 30, 500_000, tzinfo=UTC)
     ttl = timedelta(seconds=settings.LOCATION_TTL_S)
+    cutoff = (now - ttl).replace(second=0, microsecond=0)
+    assert location_fresh_after(now) == cutoff
 
     def state(recorded_at):
         return TargetState(make_user().pk, True, frozenset(), frozenset(), recorded_at)
 
     assert visibility_allows(ctx, state(now - ttl + timedelta(seconds=1)), now=now) is True
-    assert visibility_allows(ctx, state(now - ttl), now=now) is False
+    assert visibility_allows(ctx, state(now - ttl), now=now) is True  # TTL passed, but not the whole minute
+    assert visibility_allows(ctx, state(cutoff + timedelta(microseconds=1)), now=now) is True
+    assert visibility_allows(ctx, state(cutoff), now=now) is False
     assert visibility_allows(ctx, state(None), now=now) is False
 
 
 def test_sql_rule_ttl_boundary(make_user, place, settings):
+    """A fix recorded at ``t`` drops off at ``ceil_minute(t) + TTL``, in SQL and Python alike."""
     viewer = make_user()
     target = make_user(sharing=True)
     place(target, *offset(*HOME, north_m=50))
     recorded = LocationFix.objects.get(user=target).recorded_at
     ttl = timedelta(seconds=settings.LOCATION_TTL_S)
+    floor = recorded.replace(second=0, microsecond=0)
+    expires = floor + timedelta(minutes=1) if floor != recorded else recorded
+    expires += ttl
     ctx = viewer_context_get(viewer)
 
     def listed(now):
         return [i["user_id"] for i in map_nodes_list(ctx, lat=HOME[0], lng=HOME[1], radius_m=1000, now=now)]
 
-    assert listed(recorded + ttl - timedelta(milliseconds=1)) == [target.pk]
-    assert listed(recorded + ttl) == []
+    assert listed(expires - timedelta(milliseconds=1)) == [target.pk]
+    assert listed(expires) == []
     state = target_state(target)
-    assert visibility_allows(ctx, state, now=recorded + ttl - timedelta(milliseconds=1)) is True
-    assert visibility_allows(ctx, state, now=recorded + ttl) is False
+    assert visibility_allows(ctx, state, now=expires - timedelta(milliseconds=1)) is True
+    assert visibility_allows(ctx, state, now=expires) is False
