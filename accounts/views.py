@@ -217,7 +217,9 @@ class BlockView(APIView):
 class BlockedListView(APIView):
     """``GET /api/users/blocked``: users the caller blocked, newest first (paginated)."""
 
-    @extend_schema(responses=BlockSerializer(many=True))
+    pagination_class = PageNumberPagination  # read by the schema generator: a page, not a bare array
+
+    @extend_schema(parameters=[OpenApiParameter("page", int, required=False)], responses=BlockSerializer(many=True))
     def get(self, request):
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(selectors.block_list(request.user), request, view=self)
@@ -230,8 +232,10 @@ class SearchView(APIView):
     Matches name, username, bio and role slugs; excludes the caller, blocks
     both ways and users whose ``visible_roles`` exclude the caller. Paginated
     ``{"count","next","previous","results"}`` of public profiles; never a
-    position. Unknown ``role`` 400.
+    position. Unknown ``role`` 400; ``query`` under 2 characters without ``role`` 400.
     """
+
+    pagination_class = PageNumberPagination  # read by the schema generator: a page, not a bare array
 
     @extend_schema(
         parameters=[

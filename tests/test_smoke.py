@@ -53,3 +53,33 @@ def test_unknown_url_is_json_404(anon):
     response = anon.get("/definitely/not/here")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_openapi_schema_documents_errors_pages_health_and_radius(anon):
+    """Issue 7 item 13: the schema says what the server answers."""
+    doc = anon.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    assert "Error" in doc["components"]["schemas"]
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            if path.startswith("/health"):
+                assert {"200", "503"} <= set(operation["responses"]), path
+                continue
+            for status in ["400", "401", "403", "404", "409", "413", "415", "429"]:
+                ref = operation["responses"][status]["content"]["application/json"]["schema"]["$ref"]
+                assert ref.endswith("/Error"), (path, method, status)
+    for path in ["/health", "/health/db", "/health/redis"]:
+        assert path in doc["paths"]
+    schemas = doc["components"]["schemas"]
+    for path in ["/api/search/", "/api/users/blocked/"]:
+        ref = doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        page = schemas[ref.rsplit("/", 1)[1]]
+        assert {"count", "next", "previous", "results"} <= set(page["properties"]), path
+    radius = [
+        p["schema"]
+        for ops in doc["paths"].values()
+        for op in ops.values()
+        for p in op.get("parameters", [])
+        if p["name"] == "radius"
+    ]
+    assert radius and all(r["minimum"] == 0 and r["exclusiveMinimum"] is True for r in radius)
