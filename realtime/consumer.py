@@ -110,16 +110,23 @@ class RendezvousConsumer(AsyncWebsocketConsumer):
         self._tasks = []
         self._first_socket = count == 1
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
+        since = self.scope.get("sync_since")
+        if not since:
+            try:
+                # Before accept: every durable event stored after this point reaches the client.
+                await self.stream_attach(user_group(user.pk))
+            except Exception:
+                logger.exception("stream attach failed")
         await self.accept(subprotocol=self.scope.get("ws_subprotocol"))
         self._tasks.append(asyncio.ensure_future(self._presence_heartbeat()))
         if self.token_exp is not None:
             self._tasks.append(asyncio.ensure_future(self._close_at_expiry(self.token_exp)))
-        since = self.scope.get("sync_since")
         try:
             if since:
                 await self.sync_from(since)
-            else:
-                await self.stream_attach(user_group(user.pk))
+        except stream.CursorInvalid:
+            await self.send_error("invalid_cursor", "Not a cursor issued by this server; refetch over REST.")
+            self.offsets[user_group(user.pk)] = await run_sync(stream.stream_last_offset)(user_group(user.pk))
         except Exception as exc:  # Redis down: the socket still works live
             await self.send_exception(exc)
         for hook in CONNECT_HOOKS:

@@ -17,8 +17,8 @@ recovery work). Positions are not durable: a map snapshot replaces them.
   covers everything before it.
 * :func:`stream_read_after` returns what a group published after an offset,
   or raises :class:`CursorExpired` when events may have been trimmed
-  (Redis' ``max-deleted-entry-id``), the stream expired, or the epoch
-  changed: the client then gets ``sync:reset`` and refetches over REST.
+  (Redis 7 ``XINFO STREAM``: ``recorded-first-entry-id``, ``entries-added``,
+  ``max-deleted-entry-id``), the stream expired, or the epoch changed: the client then gets ``sync:reset`` and refetches over REST.
 """
 
 from __future__ import annotations
@@ -109,8 +109,14 @@ def stream_read_after(group: str, offset: str, *, limit: int | None = None) -> l
     pipe.exists(k)
     entries, exists = pipe.execute()
     if exists:
-        deleted = r.xinfo_stream(k).get("max-deleted-entry-id") or "0-0"
+        info = r.xinfo_stream(k)
+        deleted = info.get("max-deleted-entry-id") or "0-0"
         if offset_parse(deleted) > (ms, seq):
+            raise CursorExpired(group)  # an XDEL removed something after the cursor
+        first = info.get("recorded-first-entry-id") or "0-0"
+        trimmed = int(info.get("entries-added") or 0) > int(info.get("length") or 0)
+        if trimmed and offset_parse(first) > (ms, seq) and (not entries or entries[0][0] == first):
+            # Entries before ``first`` were trimmed; some may have come after the cursor.
             raise CursorExpired(group)
     elif ms < (time.time() - settings.REALTIME_STREAM_RETENTION_S) * 1000:
         raise CursorExpired(group)

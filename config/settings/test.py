@@ -10,3 +10,6 @@ from . import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = os.environ.get("TEST_MEDIA_ROOT", "/tmp/rendezvous-test-media")  # noqa: S108
+
+# A test-only app declaring a room kind and a durable event (tests/roomapp), as a domain app would.
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.roomapp"]  # noqa: F405

@@ -15,15 +15,25 @@ from geo.fanout import map_publish_tick
 from ..conftest import access_token
 
 
-async def ws_connect(user=None, *, token: str | None = None, via: str = "header"):
-    """Open a socket for ``user`` (or with a raw ``token``); returns ``(communicator, connected, close_code)``."""
+async def ws_connect(user=None, *, token: str | None = None, via: str = "header", query: str = ""):
+    """Open a socket for ``user`` (or with a raw ``token``); returns ``(communicator, connected, close_code)``.
+
+    ``via``: ``header`` (Authorization), ``query`` (``?token=``) or
+    ``subprotocol`` (``Sec-WebSocket-Protocol: bearer, <token>``); ``query``
+    adds raw query parameters (``since=<cursor>``).
+    """
     raw = token if token is not None else (access_token(user) if user is not None else None)
-    headers, path = [], "/ws/"
+    headers, params, subprotocols = [], [], None
     if raw is not None and via == "header":
         headers = [(b"authorization", f"Bearer {raw}".encode())]
+    elif raw is not None and via == "subprotocol":
+        subprotocols = ["bearer", raw]
     elif raw is not None:
-        path = f"/ws/?token={raw}"
-    comm = WebsocketCommunicator(router, path, headers=headers)
+        params.append(f"token={raw}")
+    if query:
+        params.append(query)
+    path = "/ws/" + (f"?{'&'.join(params)}" if params else "")
+    comm = WebsocketCommunicator(router, path, headers=headers, subprotocols=subprotocols)
     connected, code = await comm.connect(timeout=5)
     return comm, connected, code
 

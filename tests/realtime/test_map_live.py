@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import UserSettings
-from geo.grid import cell_for
 from core.validation import validated
+from geo.grid import cell_for
 from geo.serializers import LocationFixInputSerializer
 from geo.services import location_record
 
