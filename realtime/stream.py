@@ -18,7 +18,8 @@ recovery work). Positions are not durable: a map snapshot replaces them.
 * :func:`stream_read_after` returns what a group published after an offset,
   or raises :class:`CursorExpired` when events may have been trimmed
   (Redis 7 ``XINFO STREAM``: ``recorded-first-entry-id``, ``entries-added``,
-  ``max-deleted-entry-id``), the stream expired, or the epoch changed: the client then gets ``sync:reset`` and refetches over REST.
+  ``max-deleted-entry-id``), the stream expired, or the epoch changed:
+  the client then gets ``sync:reset`` and refetches over REST.
 """
 
 from __future__ import annotations
