@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from accounts.models import Visibility
 from core.redis import get_redis, key
-from realtime.publish import group_send_now
+from realtime.publish import channel_message_send
 
 from .grid import cell_centre, tiles_for_point
 from .selectors import location_fresh_after
@@ -91,7 +91,7 @@ def map_publish_tick(now=None, seq: int | None = None) -> dict:
     for groups, message in messages:
         message["published_at"] = time.time()
         for group in groups:
-            group_send_now(group, message)
+            channel_message_send(group, message, after_commit=False)
             published += 1
     return {"users": count, "published": published, "stale": len(stale)}
 
