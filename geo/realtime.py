@@ -10,9 +10,7 @@ visibility rule, before anything is sent. The socket's map state is
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from django.conf import settings
 
@@ -159,10 +157,6 @@ async def map_unsubscribe(consumer, data):
     return {"subscribed": False}
 
 
-def _epoch_dt(value) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, tz=UTC)
-
-
 @on_message("map.cell")
 async def map_cell_received(consumer, message: dict) -> None:
     """Apply the visibility rule to one ``map.cell`` message for this socket's viewer.
@@ -179,13 +173,7 @@ async def map_cell_received(consumer, message: dict) -> None:
     if sub.last_seq.get(uid) == seq:
         return  # the same change reached us through two tiles
     sub.last_seq[uid] = seq
-    target = TargetState(
-        user_id=uuid.UUID(uid),
-        sharing=bool(message.get("visible")),
-        roles=frozenset(message.get("roles") or []),
-        visible_roles=frozenset(message.get("visible_roles") or []),
-        recorded_at=_epoch_dt(message.get("recorded_at")),
-    )
+    target = TargetState.from_message(message)
     allowed = (
         message.get("lat") is not None
         and visibility_allows(sub.viewer, target)

@@ -123,6 +123,7 @@ def default_roles(request):
 
     request.getfixturevalue("transactional_db")
     import_module("accounts.migrations.0002_default_roles").create_roles(django_apps, None)
+    import_module("accounts.migrations.0005_staff_granted_roles").staff_granted(django_apps, None)
 
 
 def assert_error(response, status: int, code: str | None = None):

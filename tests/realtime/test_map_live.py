@@ -182,7 +182,7 @@ async def test_stale_fix_sends_gone(people, settings):
     comm, _, _ = await ws_connect(viewer)
     snap = await subscribe(comm)
     assert snap["count"] == 1
-    settings.LOCATION_TTL_S = 290  # the fix is now older than the TTL
+    settings.LOCATION_TTL_S = 230  # older than the TTL even after freshness rounds down to the minute
     await tick()
     frame, _ = await recv_until(comm, "user:gone")
     assert frame["data"]["user_id"] == str(mover.pk)
