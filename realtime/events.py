@@ -59,7 +59,7 @@ def room_left(kind: str, key: str, reason: str) -> dict:
         "status": "online | away | offline",
         "last_seen": "ISO 8601 UTC, rounded down to the minute, or null",
     },
-    groups=("user.<id>", "<room kind>.<id>"),
+    groups=("<room kind>.<id>",),
     durable=False,
     seed_names=("presence_update",),
 )
