@@ -15,7 +15,7 @@ from core.redis import get_redis
 from geo.grid import MAX_TILES_PER_SUBSCRIPTION, tiles_for_circle
 from realtime.logging import TokenRedactingFilter, token_redact
 
-from .conftest import recv, recv_until, send, ws_connect
+from .conftest import recv, send, ws_connect
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
