@@ -22,6 +22,8 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("geo.urls")),
     path("", include("places.urls")),
+    path("", include("messaging.urls")),
+    path("", include("notifications.urls")),
 ]
 
 if settings.DEBUG:

@@ -16,5 +16,7 @@ if os.environ.get("DJANGO_SETTINGS_MODULE") == "config.settings.test":
 from .api import *  # noqa: E402, F403
 from .base import *  # noqa: E402, F403
 from .map import *  # noqa: E402, F403
+from .messaging import *  # noqa: E402, F403
+from .notifications import *  # noqa: E402, F403
 from .realtime import *  # noqa: E402, F403
 from .throttles import *  # noqa: E402, F403

@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "accounts",
     "geo",
     "places",
+    "messaging",
+    "notifications",
     "devtools",
 ]
 

@@ -1,0 +1,3 @@
+"""Notification and push settings."""
+
+from .base import env  # noqa: F401

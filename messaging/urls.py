@@ -1,0 +1,3 @@
+"""Routes of messaging."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""Routes of notifications and devices."""
+
+urlpatterns = []
