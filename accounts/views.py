@@ -15,6 +15,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from core.errors import DomainError, Forbidden, error_response
+from realtime.sessions import session_sockets_close
 
 from . import selectors, services
 from .serializers import (
@@ -30,7 +31,7 @@ from .serializers import (
     UserSettingsSerializer,
 )
 from .throttles import LoginAccountThrottle, LoginIPThrottle, RegisterIPThrottle, login_throttle_hit
-from .tokens import refresh_rotate, token_pair_for
+from .tokens import refresh_rotate, token_family, token_pair_for
 
 
 def _tokens_for(user) -> dict:
@@ -116,7 +117,9 @@ class LogoutView(APIView):
 
     Body ``{refresh}``. 400 without it, 401 if it is invalid or already
     blacklisted, 403 if the caller is authenticated as someone else.
-    Access tokens stay valid until they expire (``JWT_ACCESS_TTL_S``).
+    The sockets opened with access tokens of that session (same ``fam``)
+    are closed (4403 ``session_ended``); REST access tokens stay valid until
+    they expire (``JWT_ACCESS_TTL_S``).
     """
 
     permission_classes = [AllowAny]
@@ -132,6 +135,7 @@ class LogoutView(APIView):
         if request.user.is_authenticated and str(token.get("user_id")) != str(request.user.pk):
             raise Forbidden("This refresh token belongs to another user.")
         token.blacklist()
+        session_sockets_close(user_id=token.get("user_id"), family=token_family(token.payload))
         return Response(status=status.HTTP_205_RESET_CONTENT)
 
 

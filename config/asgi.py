@@ -20,6 +20,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from core.middleware import BodySizeLimitASGIMiddleware  # noqa: E402
 from realtime.auth import JWTAuthMiddleware, TokenSocketOriginValidator  # noqa: E402
 from realtime.consumer import RendezvousConsumer, load_realtime_modules  # noqa: E402
 
@@ -31,7 +32,8 @@ websocket_urlpatterns = [re_path(r"^ws/?$", RendezvousConsumer.as_asgi())]
 
 router = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Bodies are refused on Content-Length before Django reads them, and chunked ones are counted.
+        "http": BodySizeLimitASGIMiddleware(django_asgi_app),
         "websocket": TokenSocketOriginValidator(JWTAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )

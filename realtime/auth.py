@@ -58,21 +58,22 @@ def _user_for(raw: str):
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     if user is None:
         return AnonymousUser(), None, None
-    return user, token.get("exp"), token.get("jti")
+    return user, token.get("exp"), token.get("fam") or token.get("jti")
 
 
 class JWTAuthMiddleware(BaseMiddleware):
     """Sets ``scope["user"]`` (``AnonymousUser`` for a missing or bad token), ``scope["token_exp"]`` (epoch s),
-    ``scope["token_jti"]``, ``scope["ws_subprotocol"]`` (the subprotocol to accept) and ``scope["sync_since"]``.
+    ``scope["token_fam"]`` (the session family, ``accounts.tokens``), ``scope["ws_subprotocol"]``
+    (the subprotocol to accept) and ``scope["sync_since"]``.
     """
 
     async def __call__(self, scope, receive, send):
         scope = dict(scope)
         raw, subprotocol = token_from_scope(scope)
         if raw:
-            scope["user"], scope["token_exp"], scope["token_jti"] = await _user_for(raw)
+            scope["user"], scope["token_exp"], scope["token_fam"] = await _user_for(raw)
         else:
-            scope["user"], scope["token_exp"], scope["token_jti"] = AnonymousUser(), None, None
+            scope["user"], scope["token_exp"], scope["token_fam"] = AnonymousUser(), None, None
         scope["ws_subprotocol"] = subprotocol
         scope["sync_since"] = since_from_scope(scope)
         return await super().__call__(scope, receive, send)

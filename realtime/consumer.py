@@ -333,8 +333,8 @@ class RendezvousConsumer(AsyncWebsocketConsumer):
 
     async def session_close(self, message):
         """The session ended (logout, deactivation): tell the client and close (4403)."""
-        jti = message.get("token_jti")
-        if jti and jti != self.scope.get("token_jti"):
-            return
+        family = message.get("fam")
+        if family and family != self.scope.get("token_fam"):
+            return  # another session (another login) of the same user
         await self.send_error("session_ended", message.get("message") or "The session ended; log in again.")
         await self.close(code=CLOSE_SESSION_ENDED)

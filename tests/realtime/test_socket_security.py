@@ -151,3 +151,39 @@ def test_tokens_are_redacted_from_logs(caplog):
             '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", f"/api/x?token={raw}", "1.1", 200
         )
     assert raw not in caplog.text and "[redacted]" in caplog.text
+
+
+async def test_logout_closes_the_sockets_of_that_session_only(rt_db, make_user):
+    from rest_framework.test import APIClient
+
+    from tests.factories import PASSWORD
+
+    user = await database_sync_to_async(make_user)(username="bob", email="bob@example.test")
+
+    def login():
+        response = APIClient().post(
+            "/api/auth/login", {"email": "bob@example.test", "password": PASSWORD}, format="json"
+        )
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    first = await database_sync_to_async(login)()
+    second = await database_sync_to_async(login)()
+    s1, ok1, _ = await ws_connect(token=first["access"])
+    s2, ok2, _ = await ws_connect(token=second["access"])
+    assert ok1 and ok2
+
+    def logout():
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {first['access']}")
+        return client.post("/api/auth/logout", {"refresh": first["refresh"]}, format="json").status_code
+
+    assert await database_sync_to_async(logout)() == 205
+    frame = await recv(s1, timeout=5)
+    assert frame["event"] == "error" and frame["data"]["code"] == "session_ended"
+    assert await s1.receive_output(timeout=3) == {"type": "websocket.close", "code": 4403}
+    # The other login's socket stays open and answers.
+    await send(s2, "map:unsubscribe", {}, frame_id="x")
+    assert (await _answer(s2, "x"))["event"] == "ack"
+    await s2.disconnect()
+    assert user.pk
