@@ -92,7 +92,8 @@ def test_role_admin_lists_the_six_default_roles(admin_client_):
 
 def test_role_added_in_the_admin_becomes_usable(admin_client_, client_for, make_user):
     response = admin_client_.post(
-        "/admin/accounts/role/add/", {"slug": "skater", "name": "Skater", "description": "", "_save": "Save"}
+        "/admin/accounts/role/add/",
+        {"slug": "skater", "name": "Skater", "description": "", "self_assignable": "on", "_save": "Save"},
     )
     assert response.status_code == 302
     user = make_user()
@@ -133,6 +134,7 @@ def change_form(person, **overrides) -> dict:
         "settings-0-age_range_min": "",
         "settings-0-age_range_max": "",
         "settings-0-gender_preference": "any",
+        "settings-0-visibility": settings_row.visibility,
         "_save": "Save",
     }
     data.update(overrides)

@@ -94,11 +94,25 @@ def test_patch_roles_deduplicates_and_can_clear(api, user):
     assert user.roles == []
 
 
+SELF_ASSIGNABLE_ROLES = ["walker", "runner", "driver", "rider"]
+STAFF_GRANTED_ROLES = ["organizer", "business"]
+
+
 def test_every_default_role_is_accepted(api, user):
-    response = api.patch(USERS_ME, {"roles": DEFAULT_ROLES}, format="json")
+    """Every self-assignable default role is accepted; organizer and business are granted by staff."""
+    assert sorted(SELF_ASSIGNABLE_ROLES + STAFF_GRANTED_ROLES) == sorted(DEFAULT_ROLES)
+    response = api.patch(USERS_ME, {"roles": SELF_ASSIGNABLE_ROLES}, format="json")
     assert response.status_code == 200
     user.refresh_from_db()
-    assert sorted(user.roles) == sorted(DEFAULT_ROLES)
+    assert sorted(user.roles) == sorted(SELF_ASSIGNABLE_ROLES)
+    for role in STAFF_GRANTED_ROLES:
+        assert_error(
+            api.patch(USERS_ME, {"roles": [*SELF_ASSIGNABLE_ROLES, role]}, format="json"),
+            403,
+            "role_not_self_assignable",
+        )
+    user.refresh_from_db()
+    assert sorted(user.roles) == sorted(SELF_ASSIGNABLE_ROLES)
 
 
 def test_put_replaces_profile(client_for, make_user):

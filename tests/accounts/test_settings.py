@@ -21,6 +21,7 @@ SETTINGS_FIELDS = {
     "age_range_max",
     "gender_preference",
     "keep_location_history",
+    "visibility",
     "updated_at",
 }
 
