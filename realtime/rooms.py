@@ -91,7 +91,8 @@ def _check(room: RoomKind, user, key: str):
 async def join(consumer, kind, key) -> dict:
     """Join room ``kind``/``key`` on ``consumer``'s socket after the permission check.
 
-    Returns ``{"kind", "key", "group"}``. Sends, in order: the missed durable
+    Returns ``{"kind", "key", "group", "cursor"}`` (the socket's cursor, now
+    covering this room). Sends, in order: the missed durable
     events (when the socket's cursor names this group), ``sync:done`` for it,
     then ``room:state`` when the kind provides state. Raises ``InvalidInput``
     (400) for an unknown kind or bad key, ``Forbidden`` (403 ``forbidden``)
@@ -111,7 +112,7 @@ async def join(consumer, kind, key) -> dict:
         await consumer.stream_attach(group)
     if state is not None:
         await consumer.send_event("room:state", {"kind": room.kind, "key": key, "state": state})
-    return {"kind": room.kind, "key": key, "group": group}
+    return {"kind": room.kind, "key": key, "group": group, "cursor": consumer.cursor()}
 
 
 async def leave(consumer, kind, key, *, reason: str = "left") -> bool:

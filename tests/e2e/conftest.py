@@ -51,6 +51,7 @@ class Server:
                 str(port),
                 "--lifespan",
                 "on",
+                "--no-proxy-headers",
                 "--ws-max-size",
                 "1048576",
                 "--ws-per-message-deflate",

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from core.errors import NotFound
+from core.errors import Forbidden, NotFound
 from core.redis import get_redis, key
-from realtime.publish import publish
+from realtime.publish import publish, run_sync
+from realtime.registry import handler
 from realtime.rooms import room_evict, room_kind
 
 from . import events
@@ -46,3 +47,18 @@ def member_remove(room_key: str, user_id) -> None:
 def note_publish(room_key: str, n: int, text: str = "") -> None:
     """Publish durable ``test:note`` to the room after commit."""
     publish(f"testroom.{room_key}", "test:note", events.note(n, text))
+
+
+@handler("testroom:note")
+async def note_send(consumer, data):
+    """``{key?, user_id?, n}``: a member publishes a durable note to room ``key``, or to ``user.<user_id>``."""
+    n = int(data.get("n", 0))
+    if data.get("user_id"):
+        group = f"user.{data['user_id']}"
+    else:
+        room_key = str(data.get("key", ""))
+        if not await run_sync(room_can_join)(consumer.user, room_key):
+            raise Forbidden("Not a member.", code="forbidden")
+        group = f"testroom.{room_key}"
+    await run_sync(publish)(group, "test:note", events.note(n))
+    return {"n": n}
