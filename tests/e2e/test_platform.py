@@ -48,7 +48,7 @@ async def _quiet(ws, seconds: float) -> list[dict]:
     try:
         while True:
             frames.append(await _recv(ws, seconds))
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         return frames
 
 
