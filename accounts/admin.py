@@ -16,7 +16,7 @@ from core.errors import InvalidInput
 
 from .models import Block, Role, User, UserSettings
 from .selectors import roles_validate
-from .services import role_since_update
+from .services import block_create, block_delete, role_since_update, user_staff_saved
 
 
 def _known_roles(value, field: str) -> list[str]:
@@ -115,11 +115,62 @@ class UserAdmin(BaseUserAdmin):
             old = form.initial.get("roles") or []
             obj.role_since = role_since_update(old, obj.roles, obj.role_since, staff=True)
         super().save_model(request, obj, form, change)
+        if change:
+            user_staff_saved(user=obj, changed=set(form.changed_data))
+
+    def save_formset(self, request, form, formset, change):
+        """Save the settings inline, then refresh live sockets when sharing, ``visible_roles`` or filters changed."""
+        super().save_formset(request, form, formset, change)
+        changed = set()
+        for inline_form in formset.forms:
+            changed.update(inline_form.changed_data)
+        if change and changed:
+            user_staff_saved(user=form.instance, changed=changed)
+
+
+class BlockAdminForm(forms.ModelForm):
+    """Refuses a self-block in the form (the service would refuse it too)."""
+
+    class Meta:
+        model = Block
+        fields = ["blocker", "blocked"]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("blocker") and data.get("blocker") == data.get("blocked"):
+            raise forms.ValidationError("A user cannot block themself.")
+        return data
 
 
 @admin.register(Block)
 class BlockAdmin(admin.ModelAdmin):
-    """Blocks between users."""
+    """Blocks between users; adding and deleting go through ``block_create``/``block_delete``.
 
+    So a block made or lifted by staff drops or restores the pair on live
+    maps and in rooms at once, as the users' own blocks do. A block is not
+    edited in place (delete it and add another).
+    """
+
+    form = BlockAdminForm
     list_display = ["blocker", "blocked", "created_at"]
     raw_id_fields = ["blocker", "blocked"]
+
+    def get_readonly_fields(self, request, obj=None):
+        """Both sides are read-only on an existing block."""
+        return ["blocker", "blocked"] if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        """Create through :func:`accounts.services.block_create` (idempotent; self-blocks refused)."""
+        if change:
+            return
+        block, _ = block_create(obj.blocker, obj.blocked_id)
+        obj.pk = block.pk
+
+    def delete_model(self, request, obj):
+        """Delete through :func:`accounts.services.block_delete`."""
+        block_delete(obj.blocker, obj.blocked_id)
+
+    def delete_queryset(self, request, queryset):
+        """Bulk delete, one service call per block."""
+        for block in queryset.select_related("blocker"):
+            block_delete(block.blocker, block.blocked_id)

@@ -222,3 +222,26 @@ def block_delete(blocker: User, blocked_id) -> None:
         if not deleted:
             raise NotFound("This user is not blocked.", code="not_blocked")
         transaction.on_commit(lambda: _block_changed(signals.block_deleted, blocker.pk, blocked_uuid))
+
+
+#: User fields whose change by staff must refresh who sees whom.
+STAFF_VISIBILITY_FIELDS = {"roles", "is_active"}
+
+
+def user_staff_saved(*, user: User, changed: set[str]) -> None:
+    """Tell the live system about a staff edit of ``user`` (Django admin ``save_model``/``save_formset``).
+
+    ``changed``: names of the changed ``User``/``UserSettings`` fields.
+    After commit: a change of roles, activity, sharing, ``visible_roles`` or
+    filters sends ``core.signals.visibility_changed`` (the live map re-diffs
+    and re-queues the user, as for the user's own edits); deactivating a user
+    also sends ``core.signals.user_deactivated`` (apps end memberships) and
+    closes every socket of the user (4403 ``session_ended``). Raises nothing.
+    """
+    from realtime.sessions import session_sockets_close
+
+    if changed & (STAFF_VISIBILITY_FIELDS | VISIBILITY_FIELDS):
+        transaction.on_commit(lambda: _map_changed(user.pk))
+    if "is_active" in changed and not user.is_active:
+        transaction.on_commit(lambda: signals.user_deactivated.send(sender="accounts", user_id=user.pk))
+        session_sockets_close(user_id=user.pk, family=None, message="Account deactivated.")
