@@ -8,3 +8,31 @@ class MessagingConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "messaging"
+
+    def ready(self):
+        """Receive block signals (evict the pair from their direct room; refresh sockets' block caches).
+
+        Registers the ``messaging`` contact provider: two users who have
+        *exchanged* direct messages (each sent at least one) are contacts.
+        """
+        from accounts.selectors import contact_provider
+        from core import signals
+        from realtime.publish import channel_message_send, user_group
+
+        from .selectors import direct_contact_ids
+        from .services import conversation_block_evict
+
+        def blocks_changed(blocker_id, blocked_id):
+            for user_id in (blocker_id, blocked_id):
+                channel_message_send(user_group(user_id), {"type": "messaging.blocks"})
+
+        def on_block_created(sender, blocker_id, blocked_id, **kwargs):
+            conversation_block_evict(blocker_id=blocker_id, blocked_id=blocked_id)
+            blocks_changed(blocker_id, blocked_id)
+
+        def on_block_deleted(sender, blocker_id, blocked_id, **kwargs):
+            blocks_changed(blocker_id, blocked_id)
+
+        signals.block_created.connect(on_block_created, dispatch_uid="messaging_block_created", weak=False)
+        signals.block_deleted.connect(on_block_deleted, dispatch_uid="messaging_block_deleted", weak=False)
+        contact_provider("messaging")(direct_contact_ids)

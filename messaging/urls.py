@@ -1,3 +1,21 @@
-"""Routes of messaging."""
+"""Routes of messaging (with or without trailing slash)."""
 
-urlpatterns = []
+from core.routing import path_slash_optional as p
+
+from . import views
+
+MSG = r"(?P<message_id>[0-9]{1,18})"
+
+urlpatterns = [
+    p(r"api/messages", views.MessagesView.as_view(), "messages"),
+    p(rf"api/messages/{MSG}/read", views.MessageReadView.as_view(), "message-read"),
+    p(rf"api/messages/{MSG}/report", views.MessageReportView.as_view(), "message-report"),
+    p(rf"api/messages/{MSG}", views.MessageDetailView.as_view(), "message-detail"),
+    p(r"api/messages/(?P<user_id>[^/]{1,64})", views.DirectHistoryView.as_view(), "messages-direct"),
+    p(r"api/conversations", views.ConversationsView.as_view(), "conversations"),
+    p(
+        r"api/conversations/(?P<conversation_id>[0-9]{1,18})/messages",
+        views.ConversationMessagesView.as_view(),
+        "conversation-messages",
+    ),
+]
