@@ -20,6 +20,15 @@ AUTH_BYTES = 16
 _LOOPBACK_HOSTS = {"localhost"}
 
 
+class StrictCharField(serializers.CharField):
+    """A string field that refuses numbers and booleans (DRF's ``CharField`` turns them into strings)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class NotificationSerializer(serializers.Serializer):
     """One notification (``GET /api/notifications`` item and ``notification`` event payload)."""
 
@@ -88,7 +97,7 @@ class PreferencesPatchSerializer(serializers.Serializer):
 
     types = serializers.DictField(child=TypePreferenceSerializer(), required=False)
     quiet_hours = QuietHoursSerializer(required=False, allow_null=True)
-    time_zone = serializers.CharField(required=False, max_length=64)
+    time_zone = StrictCharField(required=False, max_length=64)
 
     def validate_types(self, value):
         unknown = sorted(set(value) - set(NOTIFICATION_TYPES))
@@ -137,8 +146,8 @@ def _endpoint_validate(url: str) -> str:
 
 
 class WebPushKeysSerializer(serializers.Serializer):
-    p256dh = serializers.CharField(max_length=128, trim_whitespace=False)
-    auth = serializers.CharField(max_length=64, trim_whitespace=False)
+    p256dh = StrictCharField(max_length=128, trim_whitespace=False)
+    auth = StrictCharField(max_length=64, trim_whitespace=False)
 
     def validate_p256dh(self, value):
         try:
@@ -167,7 +176,7 @@ class DeviceRegisterSerializer(serializers.Serializer):
 
     endpoint = serializers.URLField(required=False, max_length=2048)
     keys = WebPushKeysSerializer(required=False)
-    fcm_token = serializers.CharField(required=False, max_length=4096, trim_whitespace=False)
+    fcm_token = StrictCharField(required=False, max_length=4096, trim_whitespace=False)
 
     def validate_endpoint(self, value):
         return _endpoint_validate(value)
