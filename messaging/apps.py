@@ -19,6 +19,7 @@ class MessagingConfig(AppConfig):
         from core import signals
         from realtime.publish import channel_message_send, user_group
 
+        from . import realtime  # noqa: F401  (declares the room kind: services evict from it in any process)
         from .selectors import direct_contact_ids
         from .services import conversation_block_evict
 

@@ -300,10 +300,8 @@ def _message_by_client_id(conversation, sender, client_msg_id) -> Message | None
 
 def _direct_notify(conversation: Conversation, message: Message, sender: User) -> None:
     """Notify the receiver of a DM (push only when none of their sockets is connected)."""
-    try:
-        from notifications.services import notification_send
-    except ImportError:  # the notifications app is not there yet
-        return
+    from notifications.services import notification_send
+
     from .selectors import direct_other_id
 
     receiver = User.objects.filter(pk=direct_other_id(conversation, sender.pk)).first()
