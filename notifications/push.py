@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from dataclasses import dataclass
 from functools import cache
 
@@ -143,11 +144,15 @@ class FcmProvider(PushProvider):
         from firebase_admin import messaging
 
         data = {k: v if isinstance(v, str) else json.dumps(v, default=str) for k, v in payload.items() if v is not None}
-        return messaging.Message(
-            token=device.token,
-            notification=messaging.Notification(title="Rendezvous", body=str(payload.get("content", ""))[:1000]),
-            data=data,
-        )
+        with warnings.catch_warnings():
+            # firebase-admin 7.7 deprecates ``token`` in favour of installation ids (``fid``); clients still
+            # register with getToken() registration tokens, which the HTTP v1 API keeps accepting.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return messaging.Message(
+                token=device.token,
+                notification=messaging.Notification(title="Rendezvous", body=str(payload.get("content", ""))[:1000]),
+                data=data,
+            )
 
     def send(self, device, payload: dict) -> PushResult:
         """Send with ``firebase_admin.messaging.send``; unregistered tokens are ``gone``."""

@@ -15,7 +15,9 @@ P-256 key pair and 16-byte auth secret (generated here, like a browser's
 (decrypted with ``http_ece``, aes128gcm) with its headers, so tests can also
 check ``TTL`` and the VAPID ``Authorization`` header. ``receiver.status`` (or
 ``status_for[name]``) sets the HTTP status the receiver answers (201 by
-default; 410 says the subscription is gone, 500 a transient failure).
+default; 410 says the subscription is gone, 500 a transient failure);
+``next_statuses`` (a list) answers the next requests first, in order
+(``[503]``: one failure, then ``status``).
 Works in-process and across processes (an e2e server or a Celery worker
 posting to it): only the endpoint URL is shared.
 """
@@ -94,6 +96,7 @@ class WebPushReceiver:
         self.pushes: list[Push] = []
         self.status = 201
         self.status_for: dict[str, int] = {}
+        self.next_statuses: list[int] = []
         self._cond = threading.Condition()
         receiver = self
 
@@ -148,7 +151,9 @@ class WebPushReceiver:
     def _record(self, path: str, headers: dict, body: bytes, handler) -> None:
         name = path.rsplit("/", 1)[-1]
         sub = self.subscriptions.get(name) if path.startswith("/push/") else None
-        status = 404 if sub is None else self.status_for.get(name, self.status)
+        with self._cond:
+            scripted = self.next_statuses.pop(0) if sub is not None and self.next_statuses else None
+        status = 404 if sub is None else scripted or self.status_for.get(name, self.status)
         push = Push(name=name, status=status, headers=headers, body=body)
         if sub is not None:
             try:
