@@ -8,6 +8,7 @@ import pytest
 
 from notifications.models import Device, Notification, NotificationPreference
 from notifications.services import in_quiet_hours, notification_send
+from realtime.catalog import CATALOG
 from realtime.presence import presence_touch
 
 pytestmark = pytest.mark.django_db
@@ -152,3 +153,8 @@ def test_quiet_hours_via_api_and_send(make_user, client_for, queued, django_capt
     monkeypatch.setattr(services.timezone, "now", lambda: day)
     send(django_capture_on_commit_callbacks, user=user, type="system", content="loud")
     assert [p["content"] for _, p in queued] == ["loud"]
+
+
+def test_catalog_declares_notification_durable_to_user_group():
+    spec = CATALOG["notification"]
+    assert spec.durable and spec.groups == ("user.<id>",) and "notification" in spec.seed_names
