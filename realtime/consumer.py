@@ -4,7 +4,7 @@ Authenticates (``realtime.auth``), joins ``user.<id>``, keeps presence,
 parses the envelope ``{"event", "data", "id"?}`` and hands each event to the
 handler an app registered (``realtime.registry``). Channel-layer messages go
 to the ``@on_message`` handler of their type; apps keep per-socket state in
-``consumer.state[<app>]`` and clean up in ``@on_disconnect`` hooks. Every
+``consumer.state[<app label>]`` and clean up in ``@on_disconnect`` hooks. Every
 failure becomes an ``error`` frame ``{"event": "error", "id"?, "data":
 {"code", "message", "fields"?, "retry_after"?}}`` through
 ``core.errors.error_for_exception`` (the REST mapping) and the socket stays
@@ -30,6 +30,7 @@ from core.errors import error_body, error_for_exception
 from . import presence, stream
 from .publish import run_sync, user_group
 from .registry import CONNECT_HOOKS, DISCONNECT_HOOKS, HANDLERS, MESSAGE_HANDLERS
+from .rooms import ROOM_KINDS
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +58,7 @@ def _offset_key(offset: str) -> tuple[int, int]:
 class RendezvousConsumer(AsyncWebsocketConsumer):
     """One socket of one authenticated user.
 
-    ``state``: per-app socket state (``state["geo"]`` is the map
-    subscription); ``rooms``: joined room groups -> ``(kind, key)``;
+    ``state``: per-app socket state, keyed by app label; ``rooms``: joined room groups -> ``(kind, key)``;
     ``offsets``: last durable offset sent per group (the cursor).
     """
 
@@ -317,7 +317,7 @@ class RendezvousConsumer(AsyncWebsocketConsumer):
     async def event_forward(self, message):
         """``publish()``: forward ``{"event", "data"}``; durable ones once each, with ``offset`` and ``cursor``."""
         group = message.get("group")
-        if group and group not in self.rooms and not group.startswith(("user.", "cell.")):
+        if group and group not in self.rooms and group.partition(".")[0] in ROOM_KINDS:
             return  # a room this socket left or was evicted from: nothing after the eviction
         offset = message.get("offset")
         if offset is None or group is None:

@@ -34,7 +34,7 @@ def note_to_user(user_id, n):
     publish(user_group(user_id), "test:note", room_events.note(n))
 
 
-async def _notes(comm, count, timeout=5.0):
+async def _notes(comm, count, timeout=10.0):
     got = []
     while len(got) < count:
         frame, _ = await recv_until(comm, "test:note", timeout=timeout)
@@ -172,6 +172,6 @@ async def test_cursor_cannot_replay_another_users_group(member, make_user):
 async def test_non_durable_frames_carry_no_offset(member):
     comm, _, _ = await ws_connect(member)
     await send(comm, "map:subscribe", {"lat": 60.17, "lng": 24.94, "radius": 500}, frame_id=1)
-    snapshot, _ = await recv_until(comm, "map:snapshot")
+    snapshot, _ = await recv_until(comm, "map:snapshot", timeout=10)
     assert "offset" not in snapshot and "cursor" not in snapshot
     await comm.disconnect()
