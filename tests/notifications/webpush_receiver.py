@@ -81,6 +81,13 @@ class Push:
     error: str | None = None
     received_at: float = field(default_factory=time.time)
 
+    def header(self, name: str, default: str = "") -> str:
+        """A request header, case-insensitively (``push.header("Authorization")``)."""
+        for key, value in self.headers.items():
+            if key.lower() == name.lower():
+                return value
+        return default
+
     @property
     def json(self):
         """The decrypted payload parsed as JSON (``AssertionError`` when it did not decrypt)."""
