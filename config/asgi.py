@@ -12,15 +12,22 @@ from concurrent.futures import ThreadPoolExecutor
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-from django.core.asgi import get_asgi_application  # noqa: E402
+import django  # noqa: E402
 
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
+
+from a2wsgi import WSGIMiddleware  # noqa: E402
+from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
 from core.middleware import BodySizeLimitASGIMiddleware  # noqa: E402
+
+#: HTTP runs Django's WSGI handler on a thread pool (one hop per request), not Django's ASGI
+#: handler, whose per-middleware sync/async hops cost ~6x more per request (docs/bench.md).
+django_http_app = WSGIMiddleware(WSGIHandler(), workers=settings.HTTP_THREADS)
 from realtime.auth import JWTAuthMiddleware, TokenSocketOriginValidator  # noqa: E402
 from realtime.consumer import RendezvousConsumer, load_realtime_modules  # noqa: E402
 
@@ -33,7 +40,7 @@ websocket_urlpatterns = [re_path(r"^ws/?$", RendezvousConsumer.as_asgi())]
 router = ProtocolTypeRouter(
     {
         # Bodies are refused on Content-Length before Django reads them, and chunked ones are counted.
-        "http": BodySizeLimitASGIMiddleware(django_asgi_app),
+        "http": BodySizeLimitASGIMiddleware(django_http_app),
         "websocket": TokenSocketOriginValidator(JWTAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -29,3 +29,5 @@ WS_MAP_SUBSCRIBE_RATE = env("WS_MAP_SUBSCRIBE_RATE", default="30/min")
 # --- reconnect stream (realtime.stream): durable events kept per group for replay ---
 REALTIME_STREAM_RETENTION_S = env.int("REALTIME_STREAM_RETENTION_S", default=24 * 3600)
 REALTIME_STREAM_MAXLEN = env.int("REALTIME_STREAM_MAXLEN", default=1000)
+# Threads per server process running HTTP requests (Django's WSGI handler behind a2wsgi, config.asgi).
+HTTP_THREADS = env.int("HTTP_THREADS", default=16)
