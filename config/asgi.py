@@ -17,10 +17,9 @@ import django  # noqa: E402
 django.setup(set_prefix=False)
 
 from a2wsgi import WSGIMiddleware  # noqa: E402
-from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
-
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
+from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
 from core.middleware import BodySizeLimitASGIMiddleware  # noqa: E402
