@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP (Django) and WebSocket (``/ws/``), plus the lifespan.
+"""ASGI entry point: HTTP (Django's WSGI handler on a thread pool) and WebSocket (``/ws/``), plus the lifespan.
 
 The lifespan starts the map publisher tick (``geo.fanout.map_ticker``) in each
 server process when ``MAP_TICKER_ENABLED``; ticks coordinate through Redis.
@@ -24,13 +24,14 @@ from django.urls import re_path  # noqa: E402
 
 from core.middleware import BodySizeLimitASGIMiddleware  # noqa: E402
 
-#: HTTP runs Django's WSGI handler on a thread pool (one hop per request), not Django's ASGI
-#: handler, whose per-middleware sync/async hops cost ~6x more per request (docs/bench.md).
-django_http_app = WSGIMiddleware(WSGIHandler(), workers=settings.HTTP_THREADS)
 from realtime.auth import JWTAuthMiddleware, TokenSocketOriginValidator  # noqa: E402
 from realtime.consumer import RendezvousConsumer, load_realtime_modules  # noqa: E402
 
 logger = logging.getLogger(__name__)
+
+#: HTTP runs Django's WSGI handler on a thread pool (one hop per request), not Django's ASGI
+#: handler, whose per-middleware sync/async hops cost ~5x more per request (docs/bench.md).
+django_http_app = WSGIMiddleware(WSGIHandler(), workers=settings.HTTP_THREADS)
 
 load_realtime_modules()
 
