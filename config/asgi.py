@@ -23,7 +23,6 @@ from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
 from core.middleware import BodySizeLimitASGIMiddleware  # noqa: E402
-
 from realtime.auth import JWTAuthMiddleware, TokenSocketOriginValidator  # noqa: E402
 from realtime.consumer import RendezvousConsumer, load_realtime_modules  # noqa: E402
 
