@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("places.urls")),
     path("", include("messaging.urls")),
     path("", include("notifications.urls")),
+    path("", include("walks.urls")),
 ]
 
 if settings.DEBUG:

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "places",
     "messaging",
     "notifications",
+    "walks",
     "devtools",
 ]
 

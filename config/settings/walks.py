@@ -1,0 +1,3 @@
+"""Walks, meet-now, introductions, meetups, proximity alerts (units: seconds, metres)."""
+
+from .base import env  # noqa: F401

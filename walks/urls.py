@@ -1,0 +1,3 @@
+"""Routes of walks, meet-now, introductions, meetups and proximity alerts."""
+
+urlpatterns = []
