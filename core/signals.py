@@ -20,3 +20,9 @@ block_deleted = Signal()
 
 #: ``user_id`` was deactivated or deleted; memberships end. Kwargs: ``user_id``.
 user_deactivated = Signal()
+
+#: geo stored a fix of ``user_id`` (sent after commit, for every stored fix, sharing or not).
+#: Kwargs: ``user_id``, ``lat``, ``lng`` (WGS84 degrees), ``recorded_at`` (aware UTC datetime),
+#: ``accuracy_m``, ``speed_mps``, ``heading_deg`` (floats or ``None``). Receivers (walks, meetups,
+#: parties, proximity alerts) must be quick: they run in the request or socket thread.
+fix_stored = Signal()

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core import signals
 from core.errors import InvalidInput
 from core.ratelimit import rate_limit_hit
 from core.redis import get_redis, key
@@ -115,7 +116,8 @@ def location_record(*, user, fix: dict) -> FixResult:
 
     Raises :class:`InvalidInput` (400 ``timestamp_in_future``) and
     ``RateLimited`` (429) beyond ``THROTTLE_LOCATION`` fixes per user (one
-    budget for HTTP and socket). A fix older than the stored one, or within
+    budget for HTTP and socket). Every stored fix sends ``core.signals.fix_stored``
+    after commit (walks, meetups, parties and proximity alerts listen). A fix older than the stored one, or within
     ``LOCATION_MIN_INTERVAL_S`` of it, is answered and not stored. Stored
     fixes of sharing users are queued for the map tick when their grid cell
     differs from the published one.
@@ -153,7 +155,22 @@ def location_record(*, user, fix: dict) -> FixResult:
     if sharing:
         changed = cell.id != public_cell
         transaction.on_commit(lambda: _map_fix_stored(user.pk, recorded_at, changed))
+    if signals.fix_stored.has_listeners():
+        transaction.on_commit(lambda: _fix_stored_send(user.pk, values, recorded_at))
     return FixResult(True, "stored", recorded_at, received_at)
+
+
+def _fix_stored_send(user_id, values: dict, recorded_at: datetime) -> None:
+    signals.fix_stored.send(
+        sender="geo",
+        user_id=user_id,
+        lat=values["lat"],
+        lng=values["lng"],
+        recorded_at=recorded_at,
+        accuracy_m=values.get("accuracy_m"),
+        speed_mps=values.get("speed_mps"),
+        heading_deg=values.get("heading_deg"),
+    )
 
 
 def _map_fix_stored(user_id, recorded_at: datetime, cell_changed: bool) -> None:

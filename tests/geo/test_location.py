@@ -405,3 +405,23 @@ def test_non_sharing_users_fix_is_never_published(make_user, client_for, post_fi
     map_publish_tick()
     fix = stored_fix(user)
     assert fix.public_cell == "" and fix.public_location is None
+
+
+def test_stored_fix_sends_fix_stored_after_commit_and_dropped_fixes_do_not(make_user, place):
+    from core import signals
+
+    received = []
+
+    def receiver(sender, **kwargs):
+        received.append(kwargs)
+
+    signals.fix_stored.connect(receiver, dispatch_uid="test_fix_stored")
+    try:
+        user = make_user()
+        place(user, 60.17, 24.94, tick=False, accuracy_m=5)
+        assert len(received) == 1
+        assert received[0]["user_id"] == user.pk and received[0]["lat"] == 60.17 and received[0]["accuracy_m"] == 5
+        place(user, 60.18, 24.95, tick=False, timestamp="2000-01-01T00:00:00Z")  # out of order: not stored
+        assert len(received) == 1
+    finally:
+        signals.fix_stored.disconnect(dispatch_uid="test_fix_stored")
