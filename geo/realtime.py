@@ -9,6 +9,7 @@ visibility rule, before anything is sent. The socket's map state is
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 
@@ -157,6 +158,25 @@ async def map_unsubscribe(consumer, data):
     return {"subscribed": False}
 
 
+#: Encoded ``user:location`` frames by (user id, tick seq, lat, lng): every viewer allowed to see
+#: one cell change gets the same bytes, so the frame is built and encoded once per process.
+_FRAME_CACHE: dict[tuple, str] = {}
+_FRAME_CACHE_MAX = 20_000
+
+
+def _location_frame(message: dict) -> str:
+    cache_key = (message["user_id"], message.get("seq"), message["lat"], message["lng"], message.get("published_at"))
+    frame = _FRAME_CACHE.get(cache_key)
+    if frame is None:
+        if len(_FRAME_CACHE) >= _FRAME_CACHE_MAX:
+            _FRAME_CACHE.clear()
+        data = events.user_location(
+            message["user_id"], message["lat"], message["lng"], settings.MAP_GRID_M, message.get("published_at")
+        )
+        frame = _FRAME_CACHE[cache_key] = json.dumps({"event": "user:location", "data": data})
+    return frame
+
+
 @on_message("map.cell")
 async def map_cell_received(consumer, message: dict) -> None:
     """Apply the visibility rule to one ``map.cell`` message for this socket's viewer.
@@ -181,10 +201,7 @@ async def map_cell_received(consumer, message: dict) -> None:
     )
     if allowed:
         sub.visible.add(uid)
-        await consumer.send_event(
-            "user:location",
-            events.user_location(uid, message["lat"], message["lng"], settings.MAP_GRID_M, message.get("published_at")),
-        )
+        await consumer.send(text_data=_location_frame(message))
     elif uid in sub.visible:
         sub.visible.discard(uid)
         sub.last_seq.pop(uid, None)
