@@ -60,6 +60,11 @@ async def tick():
     return await database_sync_to_async(map_publish_tick)(seq=_clock["seq"])
 
 
+@pytest.fixture(autouse=True)
+def _fresh_clock():
+    _clock["t"] = None  # each test's fixes start 50 s in the past and stay well clear of the future limit
+
+
 def _next_ts() -> str:
     """Strictly increasing client timestamps 2 s apart (past the minimum interval), never in the future."""
     now = timezone.now() - timedelta(seconds=50)
