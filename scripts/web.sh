@@ -7,6 +7,9 @@
 # host, can choose the address the throttles see. Behind a reverse proxy, list
 # the proxy's address (docs/security.md). Extra uvicorn arguments pass through.
 set -euo pipefail
+# One worker process per core by default (uvicorn reads WEB_CONCURRENCY); the map tick,
+# presence, rate limits and the reconnect streams are shared through Redis.
+export WEB_CONCURRENCY=${WEB_CONCURRENCY:-$(nproc)}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
