@@ -41,7 +41,9 @@ def near(north_m=120.0, east_m=80.0):
 
 def test_visible_stranger_item_shape(make_user, place, vclient, map_nodes):
     target = make_user(roles=["runner", "walker"], sharing=True, full_name="Ada Lovelace")
-    place(target, *near(), accuracy_m=3)
+    # A fix at hh:mm:37.5 of the previous minute: fresh, and far from a whole minute.
+    minute = timezone.now().replace(second=0, microsecond=0) - timedelta(minutes=1)
+    place(target, *near(), accuracy_m=3, timestamp=(minute + timedelta(seconds=37.5)).isoformat())
     body = map_nodes(vclient, *HOME, radius=1000)
 
     assert set(body) == {"count", "results"}
@@ -56,9 +58,9 @@ def test_visible_stranger_item_shape(make_user, place, vclient, map_nodes):
     assert item["distance_m"] == pytest.approx(vincenty_m(*HOME, cell.lat, cell.lng), abs=1.0)
     assert item["precision_m"] == 100.0  # the grid, not the fix accuracy
     assert item["online"] is False
-    updated = parse_datetime(item["location_updated_at"])
-    recorded = LocationFix.objects.get(user=target).recorded_at
-    assert updated <= recorded < updated + timedelta(minutes=1)
+    # Strangers see the fix time rounded down to the minute: exactly hh:mm:00, never hh:mm:37.5.
+    assert LocationFix.objects.get(user=target).recorded_at == minute + timedelta(seconds=37.5)
+    assert parse_datetime(item["location_updated_at"]) == minute
 
 
 def test_name_falls_back_to_username(make_user, place, vclient, map_nodes):
