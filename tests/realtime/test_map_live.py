@@ -91,10 +91,13 @@ async def test_user_gone_when_sharing_stops_and_back_when_resumed(people):
     await tick()
     frame, _ = await recv_until(comm, "user:gone")
     assert frame["data"] == {"user_id": str(mover.pk)}
+    await database_sync_to_async(mover_settings.refresh_from_db)()
+    assert mover_settings.location_sharing is False
     await database_sync_to_async(account_services.user_settings_update)(mover, {"location_sharing": True})
     await tick()
     frame, _ = await recv_until(comm, "user:location")
     assert frame["data"]["user_id"] == str(mover.pk)
+    await database_sync_to_async(mover_settings.refresh_from_db)()  # read the saved row, not the one loaded before
     assert mover_settings.location_sharing is True
     await comm.disconnect()
 
