@@ -12,15 +12,14 @@ class MessagingConfig(AppConfig):
     def ready(self):
         """Receive block signals (evict the pair from their direct room; refresh sockets' block caches).
 
-        Registers the ``messaging`` contact provider: two users who have
-        *exchanged* direct messages (each sent at least one) are contacts.
+        ``selectors.direct_contact_ids`` (users who exchanged DMs) is ready to
+        register as the ``messaging`` contact provider; it is not registered
+        yet (a change to the visibility rule: docs/messaging.md, rule 8).
         """
-        from accounts.selectors import contact_provider
         from core import signals
         from realtime.publish import channel_message_send, user_group
 
         from . import realtime  # noqa: F401  (declares the room kind: services evict from it in any process)
-        from .selectors import direct_contact_ids
         from .services import conversation_block_evict
 
         def blocks_changed(blocker_id, blocked_id):
@@ -36,4 +35,3 @@ class MessagingConfig(AppConfig):
 
         signals.block_created.connect(on_block_created, dispatch_uid="messaging_block_created", weak=False)
         signals.block_deleted.connect(on_block_deleted, dispatch_uid="messaging_block_deleted", weak=False)
-        contact_provider("messaging")(direct_contact_ids)

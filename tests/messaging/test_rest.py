@@ -297,11 +297,11 @@ def test_admin_lists_reports_for_staff(trio, client_for, client):
     assert client.get(f"/admin/messaging/message/{m.pk}/change/").status_code == 200
 
 
-def test_contacts_need_messages_both_ways(trio):
-    from accounts.selectors import contact_ids_for
+def test_direct_contact_ids_need_messages_both_ways(trio):
+    from messaging.selectors import direct_contact_ids
 
     alice, bob, _ = trio
     message_send(sender=alice, receiver_id=bob.pk, body="hi")
-    assert bob.pk not in contact_ids_for(alice.pk) and alice.pk not in contact_ids_for(bob.pk)
+    assert direct_contact_ids(alice.pk) == set() and direct_contact_ids(bob.pk) == set()
     message_send(sender=bob, receiver_id=alice.pk, body="hello")
-    assert bob.pk in contact_ids_for(alice.pk) and alice.pk in contact_ids_for(bob.pk)
+    assert direct_contact_ids(alice.pk) == {bob.pk} and direct_contact_ids(bob.pk) == {alice.pk}
