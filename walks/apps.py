@@ -4,7 +4,47 @@ from django.apps import AppConfig
 
 
 class WalksConfig(AppConfig):
-    """Registers the walk and meetup rooms and exact-position providers in ``ready()``."""
+    """Registers the walk room, the exact-position and contact providers, and signal receivers in ``ready()``."""
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "walks"
+
+    def ready(self):
+        """Declare the ``walk`` room and events; register providers; receive ``fix_stored`` and ``block_created``.
+
+        * exact-position provider ``walks``: the other walker of each accepted
+          or in-progress walk (until it ends, is cancelled or expires);
+        * contact provider ``walks``: people one completed a walk with;
+        * ``fix_stored``: ``walk:location`` to live walks' rooms and the track;
+        * ``block_created``: pending and live walks between the pair are cancelled.
+        """
+        from accounts.selectors import contact_provider
+        from core import signals
+        from geo.selectors import exact_position_provider
+
+        from . import (
+            events,  # noqa: F401  (declares the server events)
+            realtime,  # noqa: F401  (declares the room kind: services evict from it in any process)
+        )
+        from .selectors import walk_contact_ids, walk_exact_partner_ids
+        from .services import walk_fix_stored, walks_cancel_for_block
+
+        exact_position_provider("walks")(walk_exact_partner_ids)
+        contact_provider("walks")(walk_contact_ids)
+
+        def on_fix_stored(sender, user_id, lat, lng, recorded_at, **kwargs):
+            walk_fix_stored(
+                user_id=user_id,
+                lat=lat,
+                lng=lng,
+                recorded_at=recorded_at,
+                accuracy_m=kwargs.get("accuracy_m"),
+                speed_mps=kwargs.get("speed_mps"),
+                heading_deg=kwargs.get("heading_deg"),
+            )
+
+        def on_block_created(sender, blocker_id, blocked_id, **kwargs):
+            walks_cancel_for_block(blocker_id=blocker_id, blocked_id=blocked_id)
+
+        signals.fix_stored.connect(on_fix_stored, dispatch_uid="walks_fix_stored", weak=False)
+        signals.block_created.connect(on_block_created, dispatch_uid="walks_block_created", weak=False)

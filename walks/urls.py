@@ -1,3 +1,20 @@
-"""Routes of walks, meet-now, introductions, meetups and proximity alerts."""
+"""Routes of walks (with or without trailing slash); meet-now, introductions, meetups and alerts follow."""
 
-urlpatterns = []
+from core.routing import path_slash_optional as p
+
+from . import views
+
+WALK = r"(?P<walk_id>[^/]{1,32})"
+
+urlpatterns = [
+    p(r"api/walks/request", views.WalkRequestView.as_view(), "walks-request"),
+    p(r"api/walks/history", views.WalkHistoryView.as_view(), "walks-history"),
+    p(r"api/walks/availability", views.WalkAvailabilityView.as_view(), "walks-availability"),
+    p(rf"api/walks/{WALK}/accept", views.WalkAcceptView.as_view(), "walks-accept"),
+    p(rf"api/walks/{WALK}/decline", views.WalkDeclineView.as_view(), "walks-decline"),
+    p(rf"api/walks/{WALK}/start", views.WalkStartView.as_view(), "walks-start"),
+    p(rf"api/walks/{WALK}/end", views.WalkEndView.as_view(), "walks-end"),
+    p(rf"api/walks/{WALK}/cancel", views.WalkCancelView.as_view(), "walks-cancel"),
+    p(rf"api/walks/{WALK}/suggestions", views.WalkSuggestionsView.as_view(), "walks-suggestions"),
+    p(rf"api/walks/{WALK}", views.WalkDetailView.as_view(), "walks-detail"),
+]

@@ -1,0 +1,114 @@
+"""Walks (seed 001) and walk availability; meet-now, meetups and introductions follow (seed 000).
+
+Units: metres, UTC instants. Positions are WGS84 geography columns.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.gis.db import models
+from django.db.models import Q
+from django.db.models.functions import Greatest, Least
+
+
+class WalkStatus(models.TextChoices):
+    """States of a walk (docs/walks.md, "State machine")."""
+
+    REQUESTED = "requested", "Requested"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+
+
+#: States in which the two walkers see each other exactly and share the walk room.
+WALK_LIVE_STATES = (WalkStatus.ACCEPTED, WalkStatus.IN_PROGRESS)
+#: States a walk never leaves.
+WALK_FINAL_STATES = (WalkStatus.DECLINED, WalkStatus.COMPLETED, WalkStatus.CANCELLED, WalkStatus.EXPIRED)
+
+
+def empty_route_data() -> dict:
+    """``{"coordinates": [], "points_of_interest": []}`` (seed 001 ``walk_routes`` document)."""
+    return {"coordinates": [], "points_of_interest": []}
+
+
+class Walk(models.Model):
+    """A walk between ``initiator`` and ``partner`` (seed 001 ``walks`` table).
+
+    ``meeting_point``: optional WGS84 point proposed by the initiator.
+    ``route``: the recorded track (geography LineString, set when the walk
+    ends, ``None`` with fewer than two points); ``route_data``: the same
+    track as ``coordinates [{lat, lng, timestamp}]`` plus
+    ``points_of_interest [{name, type, location: {lat, lng}}]`` near it.
+    ``distance_m``: geodesic length of ``route`` (PostGIS
+    ``ST_Length(geography)``, metres), ``0`` for a track of fewer than two
+    points. Invariants: two different users; at most one ``requested`` walk
+    per unordered pair (partial unique index on ``least/greatest``).
+    """
+
+    initiator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="walks_initiated")
+    partner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="walks_received")
+    status = models.CharField(max_length=16, choices=WalkStatus.choices, default=WalkStatus.REQUESTED)
+    meeting_point = models.PointField(geography=True, srid=4326, null=True, blank=True)
+    message = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    start_time = models.DateTimeField(null=True, blank=True)
+    end_time = models.DateTimeField(null=True, blank=True)
+    distance_m = models.FloatField(null=True, blank=True)
+    route = models.LineStringField(geography=True, srid=4326, null=True, blank=True)
+    route_data = models.JSONField(default=empty_route_data, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["initiator", "status"], name="walks_walk_initiator_status"),
+            models.Index(fields=["partner", "status"], name="walks_walk_partner_status"),
+            models.Index(fields=["status", "start_time"], name="walks_walk_status_start"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(initiator=models.F("partner")), name="walks_walk_two_people"),
+            models.UniqueConstraint(
+                Least("initiator", "partner"),
+                Greatest("initiator", "partner"),
+                condition=Q(status="requested"),
+                name="walks_walk_one_pending_per_pair",
+            ),
+        ]
+
+    def __str__(self):
+        return f"walk {self.pk} ({self.status})"
+
+    def other_id(self, user_id):
+        """The other walker's id."""
+        return self.partner_id if str(self.initiator_id) == str(user_id) else self.initiator_id
+
+    def has_walker(self, user_id) -> bool:
+        """Whether ``user_id`` is one of the two walkers."""
+        return str(user_id) in (str(self.initiator_id), str(self.partner_id))
+
+
+class WalkPoint(models.Model):
+    """One stored fix of a walker during an ``in_progress`` walk (the raw track; one insert per fix)."""
+
+    walk = models.ForeignKey(Walk, on_delete=models.CASCADE, related_name="points")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    location = models.PointField(geography=True, srid=4326)
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["recorded_at", "id"]
+        indexes = [models.Index(fields=["walk", "user", "recorded_at"], name="walks_point_walk_user_time")]
+
+
+class WalkAvailability(models.Model):
+    """Whether a user marked themself available for a walk (seed 001 presence ``status: "available"``)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="walk_availability"
+    )
+    available = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)

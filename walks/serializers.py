@@ -1,0 +1,103 @@
+"""Input parsing of walks (REST and socket share these through ``core.validation.validated``)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework import serializers
+
+from core.serializers import FiniteFloatField
+
+
+class PointSerializer(serializers.Serializer):
+    """``{lat, lng}``: finite WGS84 degrees."""
+
+    lat = FiniteFloatField(min_value=-90.0, max_value=90.0)
+    lng = FiniteFloatField(min_value=-180.0, max_value=180.0)
+
+
+class StrictUUIDField(serializers.UUIDField):
+    """A UUID given as a string only (DRF's field also takes integers, which no client means)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
+class WalkRequestSerializer(serializers.Serializer):
+    """``POST /api/walks/request`` / ``walk:request``: ``{partner_id, meeting_point?, message?}``."""
+
+    partner_id = StrictUUIDField()
+    meeting_point = PointSerializer(required=False, allow_null=True)
+    message = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+
+
+class WalkIdSerializer(serializers.Serializer):
+    """``{walk_id}`` of the socket's ``walk:accept`` / ``walk:decline``."""
+
+    walk_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+
+
+class AvailabilitySerializer(serializers.Serializer):
+    """``PUT /api/walks/availability``: ``{available}``."""
+
+    available = serializers.BooleanField()
+
+
+class SuggestionQuerySerializer(serializers.Serializer):
+    """``GET /api/walks/{id}/suggestions?radius_m=&category=&query=``."""
+
+    radius_m = FiniteFloatField(required=False, min_value=1.0)
+    category = serializers.CharField(required=False, max_length=300, allow_blank=True)
+    query = serializers.CharField(required=False, max_length=100, allow_blank=True, default="")
+
+    def validate_radius_m(self, value):
+        """At most ``WALK_SUGGESTION_MAX_RADIUS_M`` metres."""
+        if value > settings.WALK_SUGGESTION_MAX_RADIUS_M:
+            raise serializers.ValidationError(f"At most {settings.WALK_SUGGESTION_MAX_RADIUS_M} m.")
+        return value
+
+
+class WalkSerializer(serializers.Serializer):
+    """A walk (output shape; ``walks.events.walk_json``), for the OpenAPI schema."""
+
+    id = serializers.IntegerField()
+    initiator_id = serializers.UUIDField()
+    partner_id = serializers.UUIDField()
+    status = serializers.CharField()
+    meeting_point = PointSerializer(allow_null=True)
+    message = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    accepted_at = serializers.DateTimeField(allow_null=True)
+    start_time = serializers.DateTimeField(allow_null=True)
+    end_time = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+    distance_m = serializers.FloatField(allow_null=True)
+    duration_s = serializers.FloatField(allow_null=True)
+
+
+class WalkDetailSerializer(WalkSerializer):
+    """A walk with its ``route`` (GeoJSON LineString or null) and ``route_data``."""
+
+    route = serializers.JSONField(allow_null=True)
+    route_data = serializers.JSONField()
+
+
+class PlaceSuggestionSerializer(serializers.Serializer):
+    """A suggested place: ``{id, name, category, address, lat, lng, distance_m}``."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    category = serializers.CharField()
+    address = serializers.CharField()
+    lat = serializers.FloatField()
+    lng = serializers.FloatField()
+    distance_m = serializers.FloatField()
+
+
+class SuggestionsResponseSerializer(serializers.Serializer):
+    """``{basis: route|meeting_point|origin, count, results}``."""
+
+    basis = serializers.CharField()
+    count = serializers.IntegerField()
+    results = PlaceSuggestionSerializer(many=True)
