@@ -6,7 +6,7 @@ import unicodedata
 from datetime import date
 
 from django.conf import settings
-from django.core.validators import FileExtensionValidator
+from django.core.validators import FileExtensionValidator, RegexValidator
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -41,6 +41,24 @@ def name_validate(value: str) -> str:
                 f"Control and bidirectional formatting characters are not allowed (U+{ord(char):04X})."
             )
     return value
+
+
+#: Spaces and the control characters ``str.strip()`` removes (``CharField(trim_whitespace=True)``) before validation.
+_NAME_EDGE_WHITESPACE = r" \t\n\x0b\x0c\r\x1c-\x1f\x85"
+#: What :func:`name_validate` refuses, as a regex character class: ``Cc`` and :data:`BIDI_CONTROLS`.
+_NAME_FORBIDDEN = r"\x00-\x1f\x7f-\x9f" + "".join(f"\\u{ord(c):04x}" for c in sorted(BIDI_CONTROLS))
+#: :func:`name_validate` as a pattern (the OpenAPI schema's ``pattern`` for non-blank names; ``""`` is
+#: documented separately by ``allow_blank``, so the pattern needs one character to keep ``oneOf`` exclusive).
+NAME_PATTERN = rf"^[{_NAME_EDGE_WHITESPACE}]*[^{_NAME_FORBIDDEN}]+[{_NAME_EDGE_WHITESPACE}]*$"
+
+
+class NameValidator(RegexValidator):
+    """:func:`name_validate` as a field validator; drf-spectacular documents it as :data:`NAME_PATTERN`."""
+
+    regex = NAME_PATTERN
+
+    def __call__(self, value):
+        name_validate(value)
 
 
 def birth_date_validate(value: date | None) -> date | None:
@@ -114,6 +132,7 @@ class UserMeSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "email", "created_at", "updated_at"]
+        extra_kwargs = {"full_name": {"validators": [NameValidator()]}}
 
     def validate_full_name(self, value):
         """No control or bidi formatting characters (:func:`name_validate`)."""
@@ -141,7 +160,7 @@ class RegisterSerializer(serializers.Serializer):
     username = serializers.RegexField(USERNAME_PATTERN, max_length=32)
     password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
     full_name = serializers.CharField(
-        max_length=150, required=False, allow_blank=True, default="", validators=[name_validate]
+        max_length=150, required=False, allow_blank=True, default="", validators=[NameValidator()]
     )
 
     def validate_username(self, value):

@@ -8,7 +8,11 @@
 * ``/health``, ``/health/db`` and ``/health/redis`` (plain Django views, so
   not discovered) are listed: 200 ``{"status": "ok"}`` or 503;
 * a query parameter ``radius`` is ``0 < radius <= MAP_MAX_RADIUS_M`` metres,
-  as the server validates it.
+  as the server validates it;
+* the registration password states the part of the password policy that JSON
+  Schema can express (at least 8 characters, not entirely digits); the rest
+  (not a common password, not too similar to the email or names) is 400
+  ``weak_password``.
 """
 
 from __future__ import annotations
@@ -78,12 +82,33 @@ def _health_path(summary: str) -> dict:
     }
 
 
+#: Django's ``MinimumLengthValidator`` default (``AUTH_PASSWORD_VALIDATORS``).
+PASSWORD_MIN_LENGTH = 8
+
+PASSWORD_POLICY = (
+    "At least 8 characters, not entirely digits, not a common password, not too similar to the email, "
+    "username or full name; otherwise 400 `weak_password`."
+)
+
+
+def _password_policy(schemas: dict) -> None:
+    """Write the password policy into the registration body components (JSON, form and multipart share them)."""
+    for name in ("RegisterRequest", "PatchedRegisterRequest"):
+        password = schemas.get(name, {}).get("properties", {}).get("password")
+        if password is not None:
+            password["minLength"] = max(password.get("minLength", 0), PASSWORD_MIN_LENGTH)
+            password["pattern"] = r"\D"
+            password["description"] = PASSWORD_POLICY
+
+
 def errors_and_health_postprocess(result: dict, generator, request, public) -> dict:
-    """Add the error responses, the ``Error`` component, the health paths and the radius bounds to ``result``.
+    """Add the error responses, the ``Error`` component, the health paths, the radius bounds and the password policy.
 
     ``result`` is the OpenAPI 3 document as a dict; returns it (modified in place).
     """
-    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = ERROR_SCHEMA
+    _password_policy(schemas)
     paths = result.setdefault("paths", {})
     paths.setdefault("/health", _health_path("Health"))
     paths.setdefault("/health/db", _health_path("Health db"))
