@@ -8,8 +8,8 @@ from django.conf import settings
 from places.models import Place
 from tests.conftest import assert_error
 
-from .conftest import HOME
-from .geoutil import offset, vincenty_m
+from ..geo.conftest import HOME
+from ..geo.geoutil import offset, vincenty_m
 
 pytestmark = pytest.mark.django_db
 
@@ -177,7 +177,29 @@ def test_pagination(client):
 
     sized = get(client, page_size=10, page=3)
     assert names(sized) == [f"p{i:02d}" for i in range(20, 25)]
-    assert len(get(client, page_size=1000)["results"]) == 25  # capped at 100, all fit
+    assert len(get(client, page_size=1000)["results"]) == 25  # all 25 fit under the cap
+
+
+def test_page_size_is_capped_at_100(client):
+    Place.objects.bulk_create(
+        [
+            Place(
+                osm_type="node",
+                osm_id=next(_ids),
+                name=f"c{i:03d}",
+                category="amenity=cafe",
+                location="SRID=4326;POINT({1} {0})".format(*offset(*HOME, north_m=i + 1.0)),
+            )
+            for i in range(105)
+        ]
+    )
+    assert len(get(client, page_size=100)["results"]) == 100  # positive control: up to the cap is honoured
+    for size in (101, 1000):
+        body = get(client, page_size=size)
+        assert body["count"] == 105
+        assert names(body) == [f"c{i:03d}" for i in range(100)]  # nearest first, cut at 100
+        assert "page=2" in body["next"]
+    assert names(get(client, page_size=1000, page=2)) == [f"c{i:03d}" for i in range(100, 105)]
 
 
 def test_page_past_the_end_is_404(client):

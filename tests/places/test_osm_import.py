@@ -20,7 +20,7 @@ from django.db import connection
 from places import osm
 from places.models import Place
 
-from .geoutil import vincenty_m
+from ..geo.geoutil import vincenty_m
 
 pytestmark = pytest.mark.django_db
 
