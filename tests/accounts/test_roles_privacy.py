@@ -247,13 +247,19 @@ def test_visibility_setting_defaults_to_everyone_and_validates(make_user, client
     assert api.get(SETTINGS).json()["visibility"] == "contacts"
 
 
-def test_contacts_only_user_is_visible_to_nobody_without_a_provider(make_user, place, client_for):
+@pytest.mark.parametrize("providers", ["none", "registered"])
+def test_contacts_only_user_is_visible_to_nobody_without_a_contact(
+    make_user, place, client_for, monkeypatch, providers
+):
+    """No provider at all, or the apps' real providers (walks, ...) with no relation between these users."""
+    if providers == "none":
+        for name in list(CONTACT_PROVIDERS):
+            monkeypatch.delitem(CONTACT_PROVIDERS, name)
     target = make_user(sharing=True, full_name="Contactsonly Person")
     control = make_user(sharing=True, full_name="Everyone Person")
     place(target, *NEAR)
     place(control, HOME[0] - 0.0004, HOME[1])
     assert client_for(target).patch(SETTINGS, {"visibility": "contacts"}, format="json").status_code == 200
-    assert CONTACT_PROVIDERS == {}
     for viewer in (make_user(), make_user(roles=["walker", "driver"])):
         place(viewer, *HOME)
         api = client_for(viewer)
