@@ -78,3 +78,67 @@ class PlacePageSerializer(serializers.Serializer):
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = PlaceSerializer(many=True)
+
+
+# --------------------------------------------------------------------------- route suggestions (places/routes.py)
+
+from core.serializers import FiniteFloatField  # noqa: E402  (this block is appended on purpose)
+
+
+class RouteSuggestionQuerySerializer(serializers.Serializer):
+    """``GET /api/routes/suggestions``: ``lat``/``lng`` (degrees), ``distance_m`` (500..20 000), ``count`` (1..5, 3).
+
+    Out of range, non-finite or missing values are 400 with ``fields``.
+    """
+
+    lat = FiniteFloatField(min_value=-90.0, max_value=90.0)
+    lng = FiniteFloatField(min_value=-180.0, max_value=180.0)
+    distance_m = FiniteFloatField(min_value=500.0, max_value=20_000.0, help_text="Wanted loop length, metres.")
+    count = serializers.IntegerField(min_value=1, max_value=5, required=False, default=3)
+
+
+class RoutePlaceSerializer(serializers.Serializer):
+    """A place within 50 m of a route: ``distance_m`` is metres from the route (0.1 m)."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    category = serializers.CharField(help_text="OSM key=value, e.g. amenity=cafe.")
+    distance_m = serializers.FloatField(help_text="Metres from the route.")
+
+
+class RouteLineStringSerializer(serializers.Serializer):
+    """A GeoJSON LineString: ``coordinates`` ``[[lng, lat], ...]`` (WGS84 degrees), first == last (a loop)."""
+
+    type = serializers.ChoiceField(choices=["LineString"])
+    coordinates = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2),
+        min_length=2,
+        help_text="[lng, lat] pairs, degrees; the first and last are the same start node.",
+    )
+
+
+class RoutePropertiesSerializer(serializers.Serializer):
+    """A loop's ``length_m`` (walking metres) and the places within 50 m of it.
+
+    ``places``: at most 100, the nearest to the route, in the order the loop
+    passes them; ``places_total``: how many places are within 50 m.
+    """
+
+    length_m = serializers.FloatField(help_text="Walking length, metres (0.1 m).")
+    places = RoutePlaceSerializer(many=True)
+    places_total = serializers.IntegerField(help_text="Places within 50 m of the route (places lists at most 100).")
+
+
+class RouteFeatureSerializer(serializers.Serializer):
+    """A GeoJSON Feature: one suggested loop."""
+
+    type = serializers.ChoiceField(choices=["Feature"])
+    geometry = RouteLineStringSerializer()
+    properties = RoutePropertiesSerializer()
+
+
+class RouteFeatureCollectionSerializer(serializers.Serializer):
+    """A GeoJSON FeatureCollection of 1..``count`` loops, best first."""
+
+    type = serializers.ChoiceField(choices=["FeatureCollection"])
+    features = RouteFeatureSerializer(many=True)

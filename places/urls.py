@@ -6,4 +6,5 @@ from . import views
 
 urlpatterns = [
     p(r"api/places/nearby", views.PlacesNearbyView.as_view(), "places-nearby"),
+    p(r"api/routes/suggestions", views.RouteSuggestionsView.as_view(), "routes-suggestions"),
 ]
