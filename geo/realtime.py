@@ -102,6 +102,12 @@ def _subscribe_prepare(user, lat, lng, radius):
 
 
 def _snapshot(user, lat, lng, radius):
+    """Sync: the viewer's context from the database (roles and role ages as they are now) and the map nodes.
+
+    The socket's ``consumer.user`` was loaded at the handshake; roles granted,
+    dropped or matured since then must count, so the user row is re-read.
+    """
+    user = type(user).objects.filter(pk=user.pk).first() or user
     viewer = viewer_context_get(user)
     radius = radius or viewer.search_radius_m
     nodes = map_nodes_list(viewer, lat=lat, lng=lng, radius_m=radius)

@@ -145,14 +145,6 @@ async def test_viewer_show_roles_change_rediffs_at_once(people, make_user):
     await comm.disconnect()
 
 
-STALE_VIEWER = (
-    "geo/realtime.py re-diffs with consumer.user as loaded at the handshake: viewer_context_get(consumer.user) "
-    "reads the viewer's roles/role_since from that stale object, so a change of the viewer's own roles never "
-    "reaches the live map until a new socket (a new map:subscribe on the same socket is stale too). "
-    "Re-reading the user in _snapshot (User.objects.get(pk=user.pk)) makes this test pass."
-)
-
-
 @pytest.fixture
 async def drivers_only(rt_db, make_user):
     """A sharing target shown only to drivers, at HEL, published."""
@@ -164,7 +156,6 @@ async def drivers_only(rt_db, make_user):
     return target
 
 
-@pytest.mark.xfail(strict=True, reason=STALE_VIEWER)
 async def test_viewer_staff_granted_role_rediffs_at_once(people, drivers_only):
     viewer = people["viewer"]  # holds "walker" only
     comm, _, _ = await ws_connect(viewer)
@@ -177,7 +168,6 @@ async def test_viewer_staff_granted_role_rediffs_at_once(people, drivers_only):
         await comm.disconnect()
 
 
-@pytest.mark.xfail(strict=True, reason=STALE_VIEWER)
 async def test_viewer_dropping_a_role_rediffs_at_once(people, drivers_only):
     viewer = people["viewer"]
     await staff_roles(viewer, ["walker", "driver"])  # granted before the socket opens
@@ -209,7 +199,6 @@ async def test_viewer_self_claimed_role_opens_nothing_before_maturing(people, dr
     await comm.disconnect()
 
 
-@pytest.mark.xfail(strict=True, reason=STALE_VIEWER)
 async def test_viewer_self_claimed_role_counts_at_once_without_maturing_period(people, drivers_only, settings):
     settings.ROLE_VISIBILITY_MIN_AGE_S = 0
     viewer = people["viewer"]
