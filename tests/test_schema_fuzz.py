@@ -16,9 +16,8 @@ else is the production configuration with DEBUG off.
 
 No operation is excluded: each operation gets a fresh user (``fuzz_token``), so
 ``logout`` can only blacklist a token schemathesis invents and the roles,
-settings, blocks or messages it changes belong to that user alone. Two checks
-are switched off for one route each, for server bugs outside this module's
-reach (see ``CONFIG``); everything else runs every check.
+settings, blocks or messages it changes belong to that user alone. Every
+check runs on every operation.
 """
 
 from __future__ import annotations
@@ -47,19 +46,6 @@ CONFIG = SchemathesisConfig.from_dict(
         "generation": {"max-examples": MAX_EXAMPLES},
         "phases": {"examples": {"enabled": True}, "coverage": {"enabled": True}, "fuzzing": {"enabled": True}},
         "checks": {"enabled": True},
-        "operations": [
-            # Known server bug (reported, core/health.py is not ours here): the health views are not
-            # csrf_exempt, so a method they do not serve (e.g. QUERY, POST) is 403 csrf_failed instead of
-            # 405. Remove this entry once they are.
-            {"include-path-regex": "^/health", "checks": {"unsupported_method": {"enabled": False}}},
-            # Known server bug (reported, messaging/urls.py is not ours here): /api/messages/{user_id} with a
-            # numeric user_id is routed to /api/messages/{message_id} (PATCH, DELETE), so its Allow header
-            # does not list GET. Remove this entry once the user_id route only matches user ids.
-            {
-                "include-path-regex": "^/api/messages/\\{user_id\\}",
-                "checks": {"allow_header_conformance": {"enabled": False}},
-            },
-        ],
     }
 )
 

@@ -204,12 +204,19 @@ def _reason(viewer, target, state, ctx, book) -> str:
     return "other"
 
 
-def test_without_a_contact_provider_a_contacts_only_user_is_visible_to_nobody(make_user, place, client_for):
+@pytest.mark.parametrize("providers", ["none", "registered"])
+def test_without_a_contact_a_contacts_only_user_is_visible_to_nobody(
+    make_user, place, client_for, monkeypatch, providers
+):
+    """With no provider at all, and with the apps' real providers but no walk/meetup/DM between them."""
+    if providers == "none":
+        for name in list(CONTACT_PROVIDERS):
+            monkeypatch.delitem(CONTACT_PROVIDERS, name)
     target = make_user(sharing=True, settings_fields={"visibility": "contacts"})
     control = make_user(sharing=True)
     place(target, *offset(*HOME, north_m=50))
     place(control, *offset(*HOME, north_m=-50))
-    assert CONTACT_PROVIDERS == {}  # none registered by the foundation
+    assert (CONTACT_PROVIDERS == {}) == (providers == "none")
     for viewer in (make_user(), make_user(roles=["walker"])):
         ctx = viewer_context_get(viewer)
         assert contact_ids_for(viewer.pk) == frozenset()
