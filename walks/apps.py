@@ -17,6 +17,10 @@ class WalksConfig(AppConfig):
         * contact provider ``walks``: people one completed a walk with;
         * ``fix_stored``: ``walk:location`` to live walks' rooms and the track;
         * ``block_created``: pending and live walks between the pair are cancelled.
+        * meetups: exact-position provider ``meetups`` (co-participants of an
+          active meetup within ``MEETUP_EXACT_TTL_S`` of its time), contact
+          provider ``meetups``, ``meetup:update`` positions on ``fix_stored``,
+          pending meet-now requests and shared meetups cancelled on a block.
         """
         from accounts.selectors import contact_provider
         from core import signals
@@ -24,6 +28,7 @@ class WalksConfig(AppConfig):
 
         from . import (
             events,  # noqa: F401  (declares the server events)
+            meet,
             realtime,  # noqa: F401  (declares the room kind: services evict from it in any process)
         )
         from .selectors import walk_contact_ids, walk_exact_partner_ids
@@ -31,6 +36,8 @@ class WalksConfig(AppConfig):
 
         exact_position_provider("walks")(walk_exact_partner_ids)
         contact_provider("walks")(walk_contact_ids)
+        exact_position_provider("meetups")(meet.meetup_exact_partner_ids)
+        contact_provider("meetups")(meet.meetup_contact_ids)
 
         def on_fix_stored(sender, user_id, lat, lng, recorded_at, **kwargs):
             walk_fix_stored(
@@ -42,9 +49,13 @@ class WalksConfig(AppConfig):
                 speed_mps=kwargs.get("speed_mps"),
                 heading_deg=kwargs.get("heading_deg"),
             )
+            meet.meetup_fix_stored(
+                user_id=user_id, lat=lat, lng=lng, recorded_at=recorded_at, accuracy_m=kwargs.get("accuracy_m")
+            )
 
         def on_block_created(sender, blocker_id, blocked_id, **kwargs):
             walks_cancel_for_block(blocker_id=blocker_id, blocked_id=blocked_id)
+            meet.meet_cancel_for_block(blocker_id=blocker_id, blocked_id=blocked_id)
 
         signals.fix_stored.connect(on_fix_stored, dispatch_uid="walks_fix_stored", weak=False)
         signals.block_created.connect(on_block_created, dispatch_uid="walks_block_created", weak=False)

@@ -140,3 +140,139 @@ def walk_location(*, walk_id, user_id, lat, lng, recorded_at, accuracy_m=None, s
         "heading_deg": heading_deg,
         "recorded_at": _iso(recorded_at),
     }
+
+
+# --- meet-now and meetups ------------------------------------------------------------------------
+
+#: Fields of a meet-now request as REST and the ``meet:*`` events return it.
+MEET_FIELDS = {
+    "id": "int",
+    "from_user_id": "uuid",
+    "from_user_name": "str (full name or username of the requester)",
+    "to_user_id": "uuid",
+    "message": "str",
+    "status": "pending | accepted | declined | cancelled | expired",
+    "created_at": "ISO 8601 UTC",
+    "responded_at": "ISO 8601 UTC or null",
+    "expires_at": "ISO 8601 UTC",
+    "meetup_id": "int or null (set when accepted)",
+}
+
+
+def meet_json(item, *, now=None) -> dict:
+    """The one shape of a meet-now request; a ``pending`` one past ``expires_at`` reads ``expired`` (before the sweep).
+
+    Needs ``from_user`` loaded (``select_related``) for ``from_user_name``.
+    """
+    from django.utils import timezone
+
+    status = item.status
+    if status == "pending" and item.expires_at <= (now or timezone.now()):
+        status = "expired"
+    user = item.from_user
+    return {
+        "id": item.pk,
+        "from_user_id": str(item.from_user_id),
+        "from_user_name": user.full_name or user.username,
+        "to_user_id": str(item.to_user_id),
+        "message": item.message,
+        "status": status,
+        "created_at": _iso(item.created_at),
+        "responded_at": _iso(item.responded_at),
+        "expires_at": _iso(item.expires_at),
+        "meetup_id": item.meetup_id,
+    }
+
+
+@server_event("meet:request", fields=MEET_FIELDS, groups=_USER, durable=True, seed_names=("meet_request",))
+def meet_request(item) -> dict:
+    """A meet-now request to you (the target's ``user.<id>``); re-sent on connect for every one still pending."""
+    return meet_json(item)
+
+
+@server_event("meet:updated", fields=MEET_FIELDS, groups=_USER, durable=True)
+def meet_updated(item) -> dict:
+    """A meet-now request was accepted (``meetup_id`` set), declined, cancelled or expired (to both people)."""
+    return meet_json(item)
+
+
+#: Fields of a meetup as REST and ``meetup:changed`` return it.
+MEETUP_FIELDS = {
+    "id": "int",
+    "organizer_id": "uuid",
+    "participant_ids": "[uuid] (current participants; who left is not listed)",
+    "participants": "[{user_id, status, status_at, left_at}] (every participant, status on_my_way | arrived | ...)",
+    "location": "{lat, lng} (WGS84 degrees) or null",
+    "time": "ISO 8601 UTC",
+    "status": "planned | active | ended | cancelled",
+    "created_at": "ISO 8601 UTC",
+    "ended_at": "ISO 8601 UTC or null",
+    "exact_until": "ISO 8601 UTC (time + MEETUP_EXACT_TTL_S: exact sharing stops then at the latest)",
+    "conversation_id": "int or null (the meetup's chat, messaging)",
+}
+
+
+def meetup_json(meetup, *, conversation_id=None) -> dict:
+    """The one shape of a meetup (REST, ``meetup:changed``); participants come from ``meetup.participants.all()``."""
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    parts = list(meetup.participants.all())
+    return {
+        "id": meetup.pk,
+        "organizer_id": str(meetup.organizer_id),
+        "participant_ids": [str(p.user_id) for p in parts if p.left_at is None],
+        "participants": [
+            {"user_id": str(p.user_id), "status": p.status, "status_at": _iso(p.status_at), "left_at": _iso(p.left_at)}
+            for p in parts
+        ],
+        "location": point_json(meetup.location),
+        "time": _iso(meetup.time),
+        "status": meetup.status,
+        "created_at": _iso(meetup.created_at),
+        "ended_at": _iso(meetup.ended_at),
+        "exact_until": _iso(meetup.time + timedelta(seconds=settings.MEETUP_EXACT_TTL_S)),
+        "conversation_id": conversation_id,
+    }
+
+
+@server_event("meetup:changed", fields=MEETUP_FIELDS, groups=_USER, durable=True)
+def meetup_changed(meetup, *, conversation_id=None) -> dict:
+    """A meetup of yours was created (meet-now accepted), ended, cancelled or a participant left.
+
+    To every participant's ``user.<id>`` (who just left included). After a
+    creation, join ``meetup.<id>``; when it ends or is cancelled the sockets
+    leave it (``room:left``).
+    """
+    return meetup_json(meetup, conversation_id=conversation_id)
+
+
+@server_event(
+    "meetup:update",
+    fields={
+        "meetup_id": "int",
+        "user_id": "uuid",
+        "type": "position | status",
+        "status": "on_my_way | arrived | running_late | cant_make_it (type status) or null",
+        "lat": "float (WGS84 degrees, exact; type position) or null",
+        "lng": "float (WGS84 degrees, exact; type position) or null",
+        "accuracy_m": "float (metres) or null",
+        "recorded_at": "ISO 8601 UTC (the fix's client time, or when the status was set)",
+    },
+    groups=("meetup.<id>",),
+    durable=False,
+    seed_names=("meetup_update",),
+)
+def meetup_update(*, meetup_id, user_id, type, recorded_at, status=None, lat=None, lng=None, accuracy_m=None):
+    """A participant's exact fix (every stored fix while the meetup is active and within its exact window) or status."""
+    return {
+        "meetup_id": meetup_id,
+        "user_id": str(user_id),
+        "type": type,
+        "status": status,
+        "lat": lat,
+        "lng": lng,
+        "accuracy_m": accuracy_m,
+        "recorded_at": _iso(recorded_at),
+    }

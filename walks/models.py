@@ -112,3 +112,109 @@ class WalkAvailability(models.Model):
     )
     available = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
+
+
+# --- meet-now and meetups (seed 000) --------------------------------------------------------------
+
+
+class MeetNowStatus(models.TextChoices):
+    """States of a meet-now request (docs/walks.md, "Meet-now")."""
+
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+
+
+class MeetNowRequest(models.Model):
+    """``from_user`` asks ``to_user`` to meet now (seed 000 ``MeetNowRequest``).
+
+    ``expires_at`` = ``created_at + MEET_NOW_TTL_S``; ``meetup`` is set when
+    accepted. Invariants: two different users; at most one ``pending``
+    request per unordered pair (partial unique index on ``least/greatest``).
+    """
+
+    from_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="meet_now_sent")
+    to_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="meet_now_received")
+    message = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=16, choices=MeetNowStatus.choices, default=MeetNowStatus.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+    meetup = models.ForeignKey("Meetup", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["to_user", "status", "expires_at"], name="walks_meet_to_status"),
+            models.Index(fields=["from_user", "status"], name="walks_meet_from_status"),
+            models.Index(fields=["status", "expires_at"], name="walks_meet_status_expires"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(from_user=models.F("to_user")), name="walks_meet_two_people"),
+            models.UniqueConstraint(
+                Least("from_user", "to_user"),
+                Greatest("from_user", "to_user"),
+                condition=Q(status="pending"),
+                name="walks_meet_one_pending_per_pair",
+            ),
+        ]
+
+    def __str__(self):
+        return f"meet-now {self.pk} ({self.status})"
+
+
+class MeetupStatus(models.TextChoices):
+    """States of a meetup."""
+
+    PLANNED = "planned", "Planned"
+    ACTIVE = "active", "Active"
+    ENDED = "ended", "Ended"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+#: States in which a meetup's room can be joined.
+MEETUP_LIVE_STATES = (MeetupStatus.PLANNED, MeetupStatus.ACTIVE)
+
+
+class Meetup(models.Model):
+    """A meetup (seed 000 ``Meetup``): ``organizer``, participants (:class:`MeetupParticipant`), place and time.
+
+    ``location``: WGS84 geography point or ``None`` (the midpoint of the two
+    people's fresh fixes when created from a meet-now request). Exact sharing
+    between active participants lasts while ``status`` is ``active`` and
+    ``now < time + MEETUP_EXACT_TTL_S``.
+    """
+
+    organizer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="meetups_organized")
+    location = models.PointField(geography=True, srid=4326, null=True, blank=True)
+    time = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=MeetupStatus.choices, default=MeetupStatus.PLANNED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["time", "id"]
+        indexes = [models.Index(fields=["status", "time"], name="walks_meetup_status_time")]
+
+    def __str__(self):
+        return f"meetup {self.pk} ({self.status})"
+
+
+class MeetupParticipant(models.Model):
+    """``user`` in ``meetup``; ``left_at`` once they left; ``status`` their last announced status (``on_my_way``)."""
+
+    meetup = models.ForeignKey(Meetup, on_delete=models.CASCADE, related_name="participants")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="meetup_participations")
+    joined_at = models.DateTimeField(auto_now_add=True)
+    left_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, blank=True, default="")
+    status_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["joined_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["meetup", "user"], name="walks_meetup_participant_once")]
+        indexes = [models.Index(fields=["user", "left_at"], name="walks_meetup_part_user")]

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from core.validation import validated
 from realtime.publish import run_sync
-from realtime.registry import handler
+from realtime.registry import handler, on_connect
 from realtime.rooms import room_kind
 
-from . import events, services
+from . import events, meet, services
 from .models import WALK_LIVE_STATES
 from .selectors import walk_get_for, walks_live_for
-from .serializers import WalkIdSerializer, WalkRequestSerializer
+from .serializers import MeetupStatusSerializer, WalkIdSerializer, WalkRequestSerializer
 
 
 def walk_can_join(user, key: str) -> bool:
@@ -84,3 +84,28 @@ async def walk_decline(consumer, data):
     """``{walk_id}``: same as ``PUT /api/walks/{id}/decline``; ack the walk."""
     walk_id = _walk_id(data)
     return await run_sync(lambda: events.walk_json(services.walk_decline(user=consumer.user, walk_id=walk_id)))()
+
+
+# --- meet-now and meetups ------------------------------------------------------------------------
+
+room_kind("meetup", can_join=meet.meetup_is_member, state=meet.meetup_state)
+
+
+@on_connect
+async def meet_requests_resend(consumer):
+    """On every connect, re-send ``meet:request`` for each request still pending to this user (one query).
+
+    Sent to this socket only, without ``offset`` (a replay with ``?since=``
+    may deliver the same request twice; clients key them by ``id``).
+    """
+    for data in await run_sync(meet.meet_pending_for_target)(consumer.user.pk):
+        await consumer.send_event("meet:request", data)
+
+
+@handler("meetup:update", "meetup_update")
+async def meetup_update(consumer, data):
+    """``{meetup_id | meetupId, status}``: announce your status in the meetup room; ack the ``meetup:update`` sent."""
+    if isinstance(data, dict) and "meetup_id" not in data and "meetupId" in data:
+        data = {**data, "meetup_id": data["meetupId"]}
+    values = validated(MeetupStatusSerializer, data)
+    return await run_sync(meet.meetup_status_set)(user=consumer.user, **values)

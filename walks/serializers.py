@@ -101,3 +101,63 @@ class SuggestionsResponseSerializer(serializers.Serializer):
     basis = serializers.CharField()
     count = serializers.IntegerField()
     results = PlaceSuggestionSerializer(many=True)
+
+
+class MeetNowCreateSerializer(serializers.Serializer):
+    """``POST /api/meet_now``: ``{target_user_id, message?}`` (message up to 500 characters)."""
+
+    target_user_id = StrictUUIDField()
+    message = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+
+
+class MeetNowListQuerySerializer(serializers.Serializer):
+    """``GET /api/meet_now?direction=incoming|outgoing`` (both when absent)."""
+
+    direction = serializers.ChoiceField(choices=["incoming", "outgoing"], required=False)
+
+
+class MeetupStatusSerializer(serializers.Serializer):
+    """Client ``meetup:update``: ``{meetup_id, status}``."""
+
+    meetup_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    status = serializers.ChoiceField(choices=["on_my_way", "arrived", "running_late", "cant_make_it"])
+
+
+class MeetNowSerializer(serializers.Serializer):
+    """A meet-now request (output shape; ``walks.events.meet_json``)."""
+
+    id = serializers.IntegerField()
+    from_user_id = serializers.UUIDField()
+    from_user_name = serializers.CharField()
+    to_user_id = serializers.UUIDField()
+    message = serializers.CharField()
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    responded_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField()
+    meetup_id = serializers.IntegerField(allow_null=True)
+
+
+class MeetupParticipantSerializer(serializers.Serializer):
+    """``{user_id, status, status_at, left_at}``."""
+
+    user_id = serializers.UUIDField()
+    status = serializers.CharField()
+    status_at = serializers.DateTimeField(allow_null=True)
+    left_at = serializers.DateTimeField(allow_null=True)
+
+
+class MeetupSerializer(serializers.Serializer):
+    """A meetup (output shape; ``walks.events.meetup_json``)."""
+
+    id = serializers.IntegerField()
+    organizer_id = serializers.UUIDField()
+    participant_ids = serializers.ListField(child=serializers.UUIDField())
+    participants = MeetupParticipantSerializer(many=True)
+    location = PointSerializer(allow_null=True)
+    time = serializers.DateTimeField()
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField(allow_null=True)
+    exact_until = serializers.DateTimeField()
+    conversation_id = serializers.IntegerField(allow_null=True)

@@ -9,3 +9,11 @@ def walk_expire_task() -> int:
     from .services import walk_expire_due
 
     return walk_expire_due()
+
+
+@shared_task(name="walks.tasks.meet_now_expire_task", ignore_result=True)
+def meet_now_expire_task() -> int:
+    """Expire pending meet-now requests past their time and end meetups past their exact window; returns how many."""
+    from .meet import meet_now_expire_due, meetup_expire_due
+
+    return meet_now_expire_due() + meetup_expire_due()

@@ -5,6 +5,8 @@ from core.routing import path_slash_optional as p
 from . import views
 
 WALK = r"(?P<walk_id>[^/]{1,32})"
+MEET = r"(?P<meet_id>[^/]{1,32})"
+MEETUP = r"(?P<meetup_id>[^/]{1,32})"
 
 urlpatterns = [
     p(r"api/walks/request", views.WalkRequestView.as_view(), "walks-request"),
@@ -17,4 +19,13 @@ urlpatterns = [
     p(rf"api/walks/{WALK}/cancel", views.WalkCancelView.as_view(), "walks-cancel"),
     p(rf"api/walks/{WALK}/suggestions", views.WalkSuggestionsView.as_view(), "walks-suggestions"),
     p(rf"api/walks/{WALK}", views.WalkDetailView.as_view(), "walks-detail"),
+    p(r"api/meet_now", views.MeetNowView.as_view(), "meet-now"),
+    p(rf"api/meet_now/{MEET}/accept", views.MeetNowAcceptView.as_view(), "meet-now-accept"),
+    p(rf"api/meet_now/{MEET}/decline", views.MeetNowDeclineView.as_view(), "meet-now-decline"),
+    p(rf"api/meet_now/{MEET}/cancel", views.MeetNowCancelView.as_view(), "meet-now-cancel"),
+    p(r"api/meetups", views.MeetupListView.as_view(), "meetups"),
+    p(rf"api/meetups/{MEETUP}/end", views.MeetupEndView.as_view(), "meetups-end"),
+    p(rf"api/meetups/{MEETUP}/cancel", views.MeetupCancelView.as_view(), "meetups-cancel"),
+    p(rf"api/meetups/{MEETUP}/leave", views.MeetupLeaveView.as_view(), "meetups-leave"),
+    p(rf"api/meetups/{MEETUP}", views.MeetupDetailView.as_view(), "meetups-detail"),
 ]

@@ -5,14 +5,19 @@ from __future__ import annotations
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.generics import ListAPIView
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.validation import validated
 
-from . import events, selectors, services
+from . import events, meet, selectors, services
 from .serializers import (
     AvailabilitySerializer,
+    MeetNowCreateSerializer,
+    MeetNowListQuerySerializer,
+    MeetNowSerializer,
+    MeetupSerializer,
     SuggestionQuerySerializer,
     SuggestionsResponseSerializer,
     WalkDetailSerializer,
@@ -171,3 +176,106 @@ class WalkAvailabilityView(APIView):
     def put(self, request):
         values = validated(AvailabilitySerializer, request.data)
         return Response({"available": services.walk_available_set(user=request.user, available=values["available"])})
+
+
+# --- meet-now and meetups ------------------------------------------------------------------------
+
+
+class MeetNowView(APIView):
+    """``POST /api/meet_now`` ``{target_user_id, message?}``; ``GET /api/meet_now?direction=incoming|outgoing``.
+
+    POST: 201 the request (``pending``); 400; 404 ``not_available`` (unknown,
+    blocked either way or not visible: one answer); 409 ``request_pending``;
+    429 past ``MEET_NOW_RATE``. GET: mine, newest first, paginated
+    (``{count, next, previous, results}``); a pending one past its time reads
+    ``expired``.
+    """
+
+    @extend_schema(request=MeetNowCreateSerializer, responses={201: MeetNowSerializer})
+    def post(self, request):
+        values = validated(MeetNowCreateSerializer, request.data)
+        item = meet.meet_now_create(user=request.user, **values)
+        return Response(events.meet_json(item), status=201)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("direction", str, required=False, enum=["incoming", "outgoing"])],
+        responses=MeetNowSerializer(many=True),
+    )
+    def get(self, request):
+        values = validated(MeetNowListQuerySerializer, request.query_params)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(meet.meet_list(request.user, values.get("direction")), request, view=self)
+        return paginator.get_paginated_response([events.meet_json(i) for i in page])
+
+
+class _MeetTransition(APIView):
+    """``POST /api/meet_now/{id}/<action>``: 200 the request; 403 ``not_your_turn``; 404; 409 ``invalid_transition``."""
+
+    service = None
+
+    @extend_schema(request=None, responses=MeetNowSerializer)
+    def post(self, request, meet_id):
+        item = type(self).service(user=request.user, meet_id=meet_id)
+        return Response(events.meet_json(item))
+
+
+class MeetNowAcceptView(_MeetTransition):
+    """``POST /api/meet_now/{id}/accept``: the target accepts; a meetup is created (``meetup_id``)."""
+
+    service = staticmethod(meet.meet_now_accept)
+
+
+class MeetNowDeclineView(_MeetTransition):
+    """``POST /api/meet_now/{id}/decline``: the target declines."""
+
+    service = staticmethod(meet.meet_now_decline)
+
+
+class MeetNowCancelView(_MeetTransition):
+    """``POST /api/meet_now/{id}/cancel``: the requester withdraws."""
+
+    service = staticmethod(meet.meet_now_cancel)
+
+
+class MeetupListView(APIView):
+    """``GET /api/meetups``: my upcoming and active meetups (planned/active, not left), soonest first."""
+
+    @extend_schema(responses=MeetupSerializer(many=True))
+    def get(self, request):
+        return Response([meet.meetup_out(m) for m in meet.meetup_list(request.user)[:100]])
+
+
+class MeetupDetailView(APIView):
+    """``GET /api/meetups/{id}``: 404 unless you are or were a participant."""
+
+    @extend_schema(responses=MeetupSerializer)
+    def get(self, request, meetup_id):
+        return Response(meet.meetup_out(meet.meetup_get_for(request.user, meetup_id)))
+
+
+class _MeetupTransition(APIView):
+    """``POST /api/meetups/{id}/<action>``: 200 the meetup; 403 ``not_your_turn``; 404; 409 ``invalid_transition``."""
+
+    service = None
+
+    @extend_schema(request=None, responses=MeetupSerializer)
+    def post(self, request, meetup_id):
+        return Response(meet.meetup_out(type(self).service(user=request.user, meetup_id=meetup_id)))
+
+
+class MeetupEndView(_MeetupTransition):
+    """``POST /api/meetups/{id}/end``: any current participant."""
+
+    service = staticmethod(meet.meetup_end)
+
+
+class MeetupCancelView(_MeetupTransition):
+    """``POST /api/meetups/{id}/cancel``: the organizer."""
+
+    service = staticmethod(meet.meetup_cancel)
+
+
+class MeetupLeaveView(_MeetupTransition):
+    """``POST /api/meetups/{id}/leave``: leave the room and the chat; the last participant leaving ends it."""
+
+    service = staticmethod(meet.meetup_leave)

@@ -30,3 +30,9 @@ MEET_NOW_TTL_S = env.int("MEET_NOW_TTL_S", default=30 * 60)
 MEETUP_EXACT_TTL_S = env.int("MEETUP_EXACT_TTL_S", default=2 * 3600)
 #: Introduction requests one user may send per window.
 INTRODUCTION_RATE = env("INTRODUCTION_RATE", default="10/hour")
+#: Period of the Celery beat sweep that expires meet-now requests (and ends meetups past their exact window).
+MEET_NOW_EXPIRE_SWEEP_S = env.float("MEET_NOW_EXPIRE_SWEEP_S", default=60.0)
+#: Proximity-alert requests one user may send per window.
+PROXIMITY_ALERT_RATE = env("PROXIMITY_ALERT_RATE", default="20/hour")
+#: Hysteresis of proximity alerts: ``near`` below ``distance_m``, ``far`` only above ``distance_m`` times this.
+PROXIMITY_HYSTERESIS = env.float("PROXIMITY_HYSTERESIS", default=1.2)
