@@ -13,12 +13,13 @@ Channel-layer control messages that are not client frames (``map.cell``,
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from django.db import transaction
+from django.db import close_old_connections, transaction
 
 from .catalog import event_spec_get
 
@@ -88,7 +89,18 @@ def run_sync(func):
     queueing on one thread per process; one socket's frames stay ordered
     because the consumer awaits each handler before the next frame.
     """
-    return database_sync_to_async(func, thread_sensitive=False)
+
+    @functools.wraps(func)
+    def call_and_release(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        finally:
+            # Return this thread's pooled connection inside the call, so no idle executor
+            # thread pins one: socket threads share the pool with the HTTP threads, and
+            # threads of a closed loop (the test suite) never gave theirs back.
+            close_old_connections()
+
+    return database_sync_to_async(call_and_release, thread_sensitive=False)
 
 
 def user_group(user_id) -> str:

@@ -187,3 +187,27 @@ async def test_logout_closes_the_sockets_of_that_session_only(rt_db, make_user):
     assert (await _answer(s2, "x"))["event"] == "ack"
     await s2.disconnect()
     assert user.pk
+
+
+async def test_socket_database_work_returns_its_pooled_connections(alice):
+    """40 socket sessions that authenticate and take a snapshot hold no pool connection afterwards.
+
+    Socket threads share the pool with the HTTP threads; a connection pinned by
+    an idle socket thread is one an HTTP request waits DB_POOL_TIMEOUT_S for.
+    (In this suite, executor threads of closed test loops used to exhaust the
+    pool after ~30 socket tests; ``realtime.publish.run_sync`` now returns the
+    connection inside each call.)
+    """
+    from django.db import connection
+
+    async def session(i):
+        comm, ok, _ = await ws_connect(alice)
+        assert ok
+        await send(comm, "map:subscribe", {"lat": 60.17, "lng": 24.94, "radius": 300}, frame_id=i)
+        assert (await _answer(comm, i))["event"] == "ack"
+        await comm.disconnect()
+
+    for i in range(40):
+        await session(i)
+    stats = connection.pool.get_stats()
+    assert stats["pool_size"] - stats["pool_available"] <= 1, stats
