@@ -136,6 +136,37 @@ def exact_position_provider(name: str):
     return register
 
 
+#: Filters of ``GET /api/users/nearby``: ``name -> filter(user, nodes) -> nodes`` (``available``: walks).
+NEARBY_FILTERS: dict[str, Callable[[object, list[dict]], list[dict]]] = {}
+
+
+def nearby_filter(name: str):
+    """Register ``filter(user, nodes) -> nodes`` for ``/api/users/nearby?<name>=true``.
+
+    ``nodes`` are the visible, snapped map nodes around the caller; a filter
+    may only drop items (it never adds one, so it cannot widen visibility).
+    The walks app registers ``available`` (seed 001 walking buddies).
+    Registering a name twice raises ``RuntimeError``.
+    """
+
+    def register(func):
+        if name in NEARBY_FILTERS:
+            raise RuntimeError(f"nearby filter {name!r} registered twice")
+        NEARBY_FILTERS[name] = func
+        return func
+
+    return register
+
+
+def nearby_filter_apply(name: str, user, nodes: list[dict]) -> list[dict]:
+    """Apply filter ``name`` to ``nodes``; an unregistered filter keeps nobody. Items never added."""
+    func = NEARBY_FILTERS.get(name)
+    if func is None:
+        return []
+    allowed = {id(n) for n in nodes}
+    return [n for n in func(user, nodes) if id(n) in allowed]
+
+
 def exact_user_ids_for(viewer_id) -> frozenset:
     """Users whose exact position ``viewer_id`` may see: the union of every registered provider's answer.
 

@@ -38,9 +38,10 @@ class AreaQuerySerializer(CircleQuerySerializer):
 
 
 class NearbyQuerySerializer(serializers.Serializer):
-    """``GET /api/users/nearby`` optional ``role`` filter."""
+    """``GET /api/users/nearby``: optional ``role`` filter; ``available=true`` keeps walking buddies (seed 001)."""
 
     role = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    available = serializers.BooleanField(required=False, default=False)
 
 
 class MapNodeSerializer(serializers.Serializer):

@@ -11,7 +11,7 @@ from core.errors import NotFound
 from core.validation import validated
 
 from . import services
-from .selectors import map_nodes_list, nearby_users_list, viewer_context_get
+from .selectors import map_nodes_list, nearby_filter_apply, nearby_users_list, viewer_context_get
 from .serializers import (
     AreaQuerySerializer,
     LocationFixInputSerializer,
@@ -76,13 +76,21 @@ class MapNodesView(APIView):
 
 
 class NearbyUsersView(APIView):
-    """``GET /api/users/nearby?role=`` (seed 001): map nodes around the caller's own latest fix.
+    """``GET /api/users/nearby?role=&available=`` (seed 001): map nodes around the caller's own latest fix.
 
     Uses the caller's ``search_radius_m``, age range and gender preference.
-    404 ``no_location`` until the caller has sent a fix.
+    ``available=true`` keeps only users available for a walk whose
+    preferences match the caller's both ways (the walks app's filter,
+    docs/walks.md). 404 ``no_location`` until the caller has sent a fix.
     """
 
-    @extend_schema(parameters=[OpenApiParameter("role", str, required=False)], responses=MapNodesResponseSerializer)
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("role", str, required=False),
+            OpenApiParameter("available", bool, required=False, description="only available walking buddies"),
+        ],
+        responses=MapNodesResponseSerializer,
+    )
     def get(self, request):
         params = NearbyQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -90,4 +98,6 @@ class NearbyUsersView(APIView):
         nodes = nearby_users_list(request.user, role=role)
         if nodes is None:
             raise NotFound("Send a location first.", code="no_location")
+        if params.validated_data.get("available"):
+            nodes = nearby_filter_apply("available", request.user, nodes)
         return Response({"count": len(nodes), "results": nodes})

@@ -137,6 +137,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "geo.tasks.location_history_prune_task",
         "schedule": 3600.0,
     },
+    "walks-expire": {
+        "task": "walks.tasks.walk_expire_task",
+        "schedule": 60.0,
+    },
 }
 
 AUTH_USER_MODEL = "accounts.User"

@@ -205,3 +205,28 @@ def test_nearest_first_and_capped(make_user, place, client_for, settings):
     assert [item["user_id"] for item in results] == order
     settings.MAP_MAX_RESULTS = 2
     assert [item["user_id"] for item in client.get("/api/users/nearby").json()["results"]] == order[:2]
+
+
+def test_available_filter_only_narrows_and_without_a_filter_keeps_nobody(make_user, place, client_for, monkeypatch):
+    from geo.selectors import NEARBY_FILTERS
+
+    me, a, b = make_user(sharing=True), make_user(sharing=True), make_user(sharing=True)
+    hidden = make_user(sharing=False)
+    for user, north in ((me, 0), (a, 40), (b, -40), (hidden, 20)):
+        place(user, *offset(*HOME, north_m=north))
+    client = client_for(me)
+    everyone = {n["user_id"] for n in client.get("/api/users/nearby").json()["results"]}
+    assert everyone == {str(a.pk), str(b.pk)}  # positive control
+
+    monkeypatch.delitem(NEARBY_FILTERS, "available", raising=False)
+    assert client.get("/api/users/nearby?available=true").json()["results"] == []
+
+    def hostile(user, nodes):
+        # keeps a, and tries to smuggle in the non-sharing user
+        kept = [n for n in nodes if n["user_id"] == a.pk]
+        return [*kept, {**kept[0], "user_id": hidden.pk}]
+
+    monkeypatch.setitem(NEARBY_FILTERS, "available", hostile)
+    body = client.get("/api/users/nearby?available=true").json()
+    assert [n["user_id"] for n in body["results"]] == [str(a.pk)] and body["count"] == 1
+    assert_error(client.get("/api/users/nearby?available=maybe"), 400, "invalid")
