@@ -18,6 +18,6 @@ from .base import *  # noqa: E402, F403
 from .map import *  # noqa: E402, F403
 from .messaging import *  # noqa: E402, F403
 from .notifications import *  # noqa: E402, F403
-from .walks import *  # noqa: E402, F403
 from .realtime import *  # noqa: E402, F403
 from .throttles import *  # noqa: E402, F403
+from .walks import *  # noqa: E402, F403
