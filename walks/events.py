@@ -276,3 +276,66 @@ def meetup_update(*, meetup_id, user_id, type, recorded_at, status=None, lat=Non
         "accuracy_m": accuracy_m,
         "recorded_at": _iso(recorded_at),
     }
+
+
+# --- introductions --------------------------------------------------------------------------------
+
+INTRODUCTION_FIELDS = {
+    "id": "int",
+    "from_user_id": "uuid (the requester)",
+    "from_user_name": "str",
+    "via_user_id": "uuid (the contact asked to introduce)",
+    "via_user_name": "str",
+    "to_user_id": "uuid (the target)",
+    "to_user_name": "str",
+    "message": "str (the requester's)",
+    "status": "pending | forwarded | accepted | declined | cancelled",
+    "declined_by": "via | target | empty",
+    "created_at": "ISO 8601 UTC",
+    "forwarded_at": "ISO 8601 UTC or null",
+    "responded_at": "ISO 8601 UTC or null",
+    "conversation_id": "int or null (the requester-target direct conversation once accepted; null for the via user)",
+}
+
+
+def introduction_json(item, *, viewer_id) -> dict:
+    """The one shape of an introduction for ``viewer_id`` (needs the three users loaded). No position, ever."""
+    is_pair = str(viewer_id) in (str(item.from_user_id), str(item.to_user_id))
+    return {
+        "id": item.pk,
+        "from_user_id": str(item.from_user_id),
+        "from_user_name": item.from_user.full_name or item.from_user.username,
+        "via_user_id": str(item.via_user_id),
+        "via_user_name": item.via_user.full_name or item.via_user.username,
+        "to_user_id": str(item.to_user_id),
+        "to_user_name": item.to_user.full_name or item.to_user.username,
+        "message": item.message,
+        "status": item.status,
+        "declined_by": item.declined_by,
+        "created_at": _iso(item.created_at),
+        "forwarded_at": _iso(item.forwarded_at),
+        "responded_at": _iso(item.responded_at),
+        "conversation_id": item.conversation_id if is_pair else None,
+    }
+
+
+@server_event(
+    "introduction:request",
+    fields=INTRODUCTION_FIELDS,
+    groups=_USER,
+    durable=True,
+    seed_names=("introduction_request",),
+)
+def introduction_request(item, *, viewer_id) -> dict:
+    """An introduction asks something of you: to the via user when created, to the target when forwarded."""
+    return introduction_json(item, viewer_id=viewer_id)
+
+
+@server_event("introduction:updated", fields=INTRODUCTION_FIELDS, groups=_USER, durable=True)
+def introduction_updated(item, *, viewer_id) -> dict:
+    """An introduction changed (created, forwarded, accepted, declined, cancelled by a block).
+
+    To the requester and the via user always, to the target once it was
+    forwarded to them.
+    """
+    return introduction_json(item, viewer_id=viewer_id)

@@ -218,3 +218,69 @@ class MeetupParticipant(models.Model):
         ordering = ["joined_at", "id"]
         constraints = [models.UniqueConstraint(fields=["meetup", "user"], name="walks_meetup_participant_once")]
         indexes = [models.Index(fields=["user", "left_at"], name="walks_meetup_part_user")]
+
+
+# --- introductions (seed 000) ---------------------------------------------------------------------
+
+
+class IntroductionStatus(models.TextChoices):
+    """States of an introduction request (docs/walks.md, "Introductions")."""
+
+    PENDING = "pending", "Pending (with the via user)"
+    FORWARDED = "forwarded", "Forwarded (with the target)"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+#: States in which an introduction is still open.
+INTRODUCTION_OPEN_STATES = (IntroductionStatus.PENDING, IntroductionStatus.FORWARDED)
+
+
+class IntroductionRequest(models.Model):
+    """``from_user`` asks ``via_user`` to introduce them to ``to_user`` (seed 000 ``IntroductionRequest``).
+
+    ``declined_by``: ``via`` or ``target`` once declined; ``conversation``:
+    the direct conversation of requester and target once accepted.
+    Invariants: three different users; at most one open introduction per
+    unordered requester/target pair.
+    """
+
+    from_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="intros_sent")
+    via_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="intros_via")
+    to_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="intros_received")
+    message = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=16, choices=IntroductionStatus.choices, default=IntroductionStatus.PENDING)
+    declined_by = models.CharField(max_length=8, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    forwarded_at = models.DateTimeField(null=True, blank=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    conversation = models.ForeignKey(
+        "messaging.Conversation", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["from_user", "status"], name="walks_intro_from_status"),
+            models.Index(fields=["via_user", "status"], name="walks_intro_via_status"),
+            models.Index(fields=["to_user", "status"], name="walks_intro_to_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(from_user=models.F("to_user"))
+                & ~Q(from_user=models.F("via_user"))
+                & ~Q(via_user=models.F("to_user")),
+                name="walks_intro_three_people",
+            ),
+            models.UniqueConstraint(
+                Least("from_user", "to_user"),
+                Greatest("from_user", "to_user"),
+                condition=Q(status__in=["pending", "forwarded"]),
+                name="walks_intro_one_open_per_pair",
+            ),
+        ]
+
+    def __str__(self):
+        return f"introduction {self.pk} ({self.status})"

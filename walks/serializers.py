@@ -161,3 +161,36 @@ class MeetupSerializer(serializers.Serializer):
     ended_at = serializers.DateTimeField(allow_null=True)
     exact_until = serializers.DateTimeField()
     conversation_id = serializers.IntegerField(allow_null=True)
+
+
+class IntroductionCreateSerializer(serializers.Serializer):
+    """``POST /api/request_introduction``: ``{target_user_id, via_user_id, message?}``."""
+
+    target_user_id = StrictUUIDField()
+    via_user_id = StrictUUIDField()
+    message = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+
+
+class IntroductionListQuerySerializer(serializers.Serializer):
+    """``GET /api/introductions?role=requester|via|target`` (all when absent)."""
+
+    role = serializers.ChoiceField(choices=["requester", "via", "target"], required=False)
+
+
+class IntroductionSerializer(serializers.Serializer):
+    """An introduction (output shape; ``walks.events.introduction_json``)."""
+
+    id = serializers.IntegerField()
+    from_user_id = serializers.UUIDField()
+    from_user_name = serializers.CharField()
+    via_user_id = serializers.UUIDField()
+    via_user_name = serializers.CharField()
+    to_user_id = serializers.UUIDField()
+    to_user_name = serializers.CharField()
+    message = serializers.CharField()
+    status = serializers.CharField()
+    declined_by = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    forwarded_at = serializers.DateTimeField(allow_null=True)
+    responded_at = serializers.DateTimeField(allow_null=True)
+    conversation_id = serializers.IntegerField(allow_null=True)

@@ -7,6 +7,7 @@ from . import views
 WALK = r"(?P<walk_id>[^/]{1,32})"
 MEET = r"(?P<meet_id>[^/]{1,32})"
 MEETUP = r"(?P<meetup_id>[^/]{1,32})"
+INTRO = r"(?P<intro_id>[^/]{1,32})"
 
 urlpatterns = [
     p(r"api/walks/request", views.WalkRequestView.as_view(), "walks-request"),
@@ -28,4 +29,9 @@ urlpatterns = [
     p(rf"api/meetups/{MEETUP}/cancel", views.MeetupCancelView.as_view(), "meetups-cancel"),
     p(rf"api/meetups/{MEETUP}/leave", views.MeetupLeaveView.as_view(), "meetups-leave"),
     p(rf"api/meetups/{MEETUP}", views.MeetupDetailView.as_view(), "meetups-detail"),
+    p(r"api/request_introduction", views.IntroductionRequestView.as_view(), "introductions-request"),
+    p(r"api/introductions", views.IntroductionListView.as_view(), "introductions"),
+    p(rf"api/introductions/{INTRO}/forward", views.IntroductionForwardView.as_view(), "introductions-forward"),
+    p(rf"api/introductions/{INTRO}/decline", views.IntroductionDeclineView.as_view(), "introductions-decline"),
+    p(rf"api/introductions/{INTRO}/accept", views.IntroductionAcceptView.as_view(), "introductions-accept"),
 ]

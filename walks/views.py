@@ -11,9 +11,12 @@ from rest_framework.views import APIView
 
 from core.validation import validated
 
-from . import events, meet, selectors, services
+from . import events, introductions, meet, selectors, services
 from .serializers import (
     AvailabilitySerializer,
+    IntroductionCreateSerializer,
+    IntroductionListQuerySerializer,
+    IntroductionSerializer,
     MeetNowCreateSerializer,
     MeetNowListQuerySerializer,
     MeetNowSerializer,
@@ -279,3 +282,65 @@ class MeetupLeaveView(_MeetupTransition):
     """``POST /api/meetups/{id}/leave``: leave the room and the chat; the last participant leaving ends it."""
 
     service = staticmethod(meet.meetup_leave)
+
+
+# --- introductions --------------------------------------------------------------------------------
+
+
+class IntroductionRequestView(APIView):
+    """``POST /api/request_introduction`` ``{target_user_id, via_user_id, message?}``.
+
+    201 the introduction (``pending``); 400 (two of the three the same);
+    404 ``not_available`` (unknown, blocked, or the via user not a contact of
+    both: one answer); 409 ``request_pending``; 429 past ``INTRODUCTION_RATE``.
+    """
+
+    @extend_schema(request=IntroductionCreateSerializer, responses={201: IntroductionSerializer})
+    def post(self, request):
+        values = validated(IntroductionCreateSerializer, request.data)
+        item = introductions.introduction_request(user=request.user, **values)
+        return Response(events.introduction_json(item, viewer_id=request.user.pk), status=201)
+
+
+class IntroductionListView(APIView):
+    """``GET /api/introductions?role=requester|via|target``: mine, newest first, paginated (20 a page)."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("role", str, required=False, enum=["requester", "via", "target"])],
+        responses=IntroductionSerializer(many=True),
+    )
+    def get(self, request):
+        values = validated(IntroductionListQuerySerializer, request.query_params)
+        paginator = PageNumberPagination()
+        qs = introductions.introduction_list(request.user, values.get("role"))
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response([events.introduction_json(i, viewer_id=request.user.pk) for i in page])
+
+
+class _IntroductionTransition(APIView):
+    """``POST /api/introductions/{id}/<action>``: 200 the introduction; 403 ``not_your_turn``; 404; 409."""
+
+    service = None
+
+    @extend_schema(request=None, responses=IntroductionSerializer)
+    def post(self, request, intro_id):
+        item = type(self).service(user=request.user, intro_id=intro_id)
+        return Response(events.introduction_json(item, viewer_id=request.user.pk))
+
+
+class IntroductionForwardView(_IntroductionTransition):
+    """``POST /api/introductions/{id}/forward``: the via user passes it on to the target."""
+
+    service = staticmethod(introductions.introduction_forward)
+
+
+class IntroductionDeclineView(_IntroductionTransition):
+    """``POST /api/introductions/{id}/decline``: the via user (pending) or the target (forwarded)."""
+
+    service = staticmethod(introductions.introduction_decline)
+
+
+class IntroductionAcceptView(_IntroductionTransition):
+    """``POST /api/introductions/{id}/accept``: the target; opens the direct conversation with the requester."""
+
+    service = staticmethod(introductions.introduction_accept)

@@ -122,3 +122,36 @@ async def test_meetup_update_bad_input_and_block(people):
     await send(a, "meetup:update", {"meetup_id": item.meetup_id, "status": "arrived"}, frame_id="z")
     assert (await answer(a, "z"))[0]["data"]["code"] == "invalid_transition"
     await a.disconnect()
+
+
+async def test_introduction_events(people):
+    alice, bob, carol = people  # alice asks carol (via) to introduce her to bob
+
+    def contacts():
+        from walks.models import Walk
+
+        Walk.objects.create(initiator=alice, partner=carol, status="completed")
+        Walk.objects.create(initiator=bob, partner=carol, status="completed")
+
+    await sync(contacts)()
+    from walks import introductions
+
+    a, _, _ = await ws_connect(alice)
+    b, _, _ = await ws_connect(bob)
+    c, _, _ = await ws_connect(carol)
+    item = await sync(introductions.introduction_request)(user=alice, target_user_id=bob.pk, via_user_id=carol.pk)
+    frame, _ = await recv_until(c, "introduction:request")
+    assert frame["data"]["id"] == item.pk and frame["offset"]
+    assert (await recv_until(a, "introduction:updated"))[0]["data"]["status"] == "pending"
+    assert not [f for f in await drain(b) if f["event"].startswith("introduction")]
+    await sync(introductions.introduction_forward)(user=carol, intro_id=item.pk)
+    frame, _ = await recv_until(b, "introduction:request")
+    assert frame["data"]["status"] == "forwarded"
+    await sync(introductions.introduction_accept)(user=bob, intro_id=item.pk)
+    for comm in (a, b, c):
+        frame, _ = await recv_until(comm, "introduction:updated")
+        while frame["data"]["status"] != "accepted":
+            frame, _ = await recv_until(comm, "introduction:updated")
+        assert "lat" not in frame["data"]
+    for comm in (a, b, c):
+        await comm.disconnect()
