@@ -32,6 +32,7 @@ class WalksConfig(AppConfig):
             realtime,  # noqa: F401  (declares the room kind: services evict from it in any process)
         )
         from .introductions import introductions_cancel_for_block
+        from .proximity import proximity_fix_stored, proximity_revoke_for_block
         from .selectors import walk_contact_ids, walk_exact_partner_ids
         from .services import walk_fix_stored, walks_cancel_for_block
 
@@ -53,11 +54,13 @@ class WalksConfig(AppConfig):
             meet.meetup_fix_stored(
                 user_id=user_id, lat=lat, lng=lng, recorded_at=recorded_at, accuracy_m=kwargs.get("accuracy_m")
             )
+            proximity_fix_stored(user_id=user_id, lat=lat, lng=lng)
 
         def on_block_created(sender, blocker_id, blocked_id, **kwargs):
             walks_cancel_for_block(blocker_id=blocker_id, blocked_id=blocked_id)
             meet.meet_cancel_for_block(blocker_id=blocker_id, blocked_id=blocked_id)
             introductions_cancel_for_block(blocker_id=blocker_id, blocked_id=blocked_id)
+            proximity_revoke_for_block(blocker_id=blocker_id, blocked_id=blocked_id)
 
         signals.fix_stored.connect(on_fix_stored, dispatch_uid="walks_fix_stored", weak=False)
         signals.block_created.connect(on_block_created, dispatch_uid="walks_block_created", weak=False)

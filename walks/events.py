@@ -339,3 +339,64 @@ def introduction_updated(item, *, viewer_id) -> dict:
     forwarded to them.
     """
     return introduction_json(item, viewer_id=viewer_id)
+
+
+# --- proximity alerts -----------------------------------------------------------------------------
+
+PROXIMITY_FIELDS = {
+    "id": "int",
+    "from_user_id": "uuid (who asked)",
+    "to_user_id": "uuid (who must consent)",
+    "distance_m": "int (metres, 100..5000)",
+    "status": "pending | active | revoked",
+    "near": "bool (the last state sent; false until the first proximity:near)",
+    "created_at": "ISO 8601 UTC",
+    "accepted_at": "ISO 8601 UTC or null",
+    "revoked_at": "ISO 8601 UTC or null",
+}
+
+
+def proximity_json(alert) -> dict:
+    """The one shape of a proximity alert (REST and ``proximity:updated``). Never a position or a distance."""
+    return {
+        "id": alert.pk,
+        "from_user_id": str(alert.from_user_id),
+        "to_user_id": str(alert.to_user_id),
+        "distance_m": alert.distance_m,
+        "status": alert.status,
+        "near": alert.near,
+        "created_at": _iso(alert.created_at),
+        "accepted_at": _iso(alert.accepted_at),
+        "revoked_at": _iso(alert.revoked_at),
+    }
+
+
+@server_event("proximity:updated", fields=PROXIMITY_FIELDS, groups=_USER, durable=True)
+def proximity_updated(alert) -> dict:
+    """A proximity alert was asked for (consent it with accept), accepted or revoked (by either, or a block)."""
+    return proximity_json(alert)
+
+
+_CROSSING = {
+    "alert_id": "int",
+    "user_id": "uuid (the other person)",
+    "distance_m": "int (the alert's distance, metres)",
+    "band": 'str ("within <distance_m> m" / "beyond <distance_m> m"): never a position or exact distance',
+    "at": "ISO 8601 UTC (server time of the crossing)",
+}
+
+
+def _crossing(alert_id, other_id, distance_m, band, at) -> dict:
+    return {"alert_id": alert_id, "user_id": str(other_id), "distance_m": distance_m, "band": band, "at": _iso(at)}
+
+
+@server_event("proximity:near", fields=_CROSSING, groups=_USER, durable=True)
+def proximity_near(*, alert_id, other_id, distance_m, at) -> dict:
+    """You and ``user_id`` came within ``distance_m`` of each other (an active alert; both receive it)."""
+    return _crossing(alert_id, other_id, distance_m, f"within {distance_m} m", at)
+
+
+@server_event("proximity:far", fields=_CROSSING, groups=_USER, durable=True)
+def proximity_far(*, alert_id, other_id, distance_m, at) -> dict:
+    """You and ``user_id`` moved apart beyond ``distance_m`` times ``PROXIMITY_HYSTERESIS`` (after a near)."""
+    return _crossing(alert_id, other_id, distance_m, f"beyond {distance_m} m", at)

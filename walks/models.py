@@ -284,3 +284,56 @@ class IntroductionRequest(models.Model):
 
     def __str__(self):
         return f"introduction {self.pk} ({self.status})"
+
+
+# --- proximity alerts (issue 10, beyond the seeds) ------------------------------------------------
+
+
+class ProximityStatus(models.TextChoices):
+    """States of a proximity alert."""
+
+    PENDING = "pending", "Pending (waiting for the other's consent)"
+    ACTIVE = "active", "Active (both consented)"
+    REVOKED = "revoked", "Revoked"
+
+
+class ProximityAlert(models.Model):
+    """A mutual-consent "we are near each other" alert between ``from_user`` and ``to_user``.
+
+    ``distance_m``: 100..5000 (metres); ``near``: the last state sent
+    (hysteresis: near below ``distance_m``, far only above ``distance_m *
+    PROXIMITY_HYSTERESIS``). At most one pending or active alert per
+    unordered pair.
+    """
+
+    from_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="prox_sent")
+    to_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="prox_received")
+    distance_m = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=ProximityStatus.choices, default=ProximityStatus.PENDING)
+    near = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["from_user", "status"], name="walks_prox_from_status"),
+            models.Index(fields=["to_user", "status"], name="walks_prox_to_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(from_user=models.F("to_user")), name="walks_prox_two_people"),
+            models.CheckConstraint(
+                condition=Q(distance_m__gte=100, distance_m__lte=5000), name="walks_prox_distance_range"
+            ),
+            models.UniqueConstraint(
+                Least("from_user", "to_user"),
+                Greatest("from_user", "to_user"),
+                condition=Q(status__in=["pending", "active"]),
+                name="walks_prox_one_open_per_pair",
+            ),
+        ]
+
+    def __str__(self):
+        return f"proximity alert {self.pk} ({self.status})"

@@ -194,3 +194,24 @@ class IntroductionSerializer(serializers.Serializer):
     forwarded_at = serializers.DateTimeField(allow_null=True)
     responded_at = serializers.DateTimeField(allow_null=True)
     conversation_id = serializers.IntegerField(allow_null=True)
+
+
+class ProximityCreateSerializer(serializers.Serializer):
+    """``POST /api/proximity_alerts``: ``{user_id, distance_m}`` (100..5000 metres)."""
+
+    user_id = StrictUUIDField()
+    distance_m = serializers.IntegerField(min_value=100, max_value=5000)
+
+
+class ProximitySerializer(serializers.Serializer):
+    """A proximity alert (output shape; ``walks.events.proximity_json``)."""
+
+    id = serializers.IntegerField()
+    from_user_id = serializers.UUIDField()
+    to_user_id = serializers.UUIDField()
+    distance_m = serializers.IntegerField()
+    status = serializers.CharField()
+    near = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    accepted_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)

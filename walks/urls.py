@@ -8,6 +8,7 @@ WALK = r"(?P<walk_id>[^/]{1,32})"
 MEET = r"(?P<meet_id>[^/]{1,32})"
 MEETUP = r"(?P<meetup_id>[^/]{1,32})"
 INTRO = r"(?P<intro_id>[^/]{1,32})"
+ALERT = r"(?P<alert_id>[^/]{1,32})"
 
 urlpatterns = [
     p(r"api/walks/request", views.WalkRequestView.as_view(), "walks-request"),
@@ -34,4 +35,7 @@ urlpatterns = [
     p(rf"api/introductions/{INTRO}/forward", views.IntroductionForwardView.as_view(), "introductions-forward"),
     p(rf"api/introductions/{INTRO}/decline", views.IntroductionDeclineView.as_view(), "introductions-decline"),
     p(rf"api/introductions/{INTRO}/accept", views.IntroductionAcceptView.as_view(), "introductions-accept"),
+    p(r"api/proximity_alerts", views.ProximityAlertsView.as_view(), "proximity-alerts"),
+    p(rf"api/proximity_alerts/{ALERT}/accept", views.ProximityAcceptView.as_view(), "proximity-alerts-accept"),
+    p(rf"api/proximity_alerts/{ALERT}", views.ProximityAlertView.as_view(), "proximity-alerts-detail"),
 ]

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from core.validation import validated
 
-from . import events, introductions, meet, selectors, services
+from . import events, introductions, meet, proximity, selectors, services
 from .serializers import (
     AvailabilitySerializer,
     IntroductionCreateSerializer,
@@ -21,6 +21,8 @@ from .serializers import (
     MeetNowListQuerySerializer,
     MeetNowSerializer,
     MeetupSerializer,
+    ProximityCreateSerializer,
+    ProximitySerializer,
     SuggestionQuerySerializer,
     SuggestionsResponseSerializer,
     WalkDetailSerializer,
@@ -344,3 +346,39 @@ class IntroductionAcceptView(_IntroductionTransition):
     """``POST /api/introductions/{id}/accept``: the target; opens the direct conversation with the requester."""
 
     service = staticmethod(introductions.introduction_accept)
+
+
+# --- proximity alerts -----------------------------------------------------------------------------
+
+
+class ProximityAlertsView(APIView):
+    """``POST /api/proximity_alerts`` ``{user_id, distance_m}``; ``GET /api/proximity_alerts`` (pending and active).
+
+    POST: 201 the alert (``pending``); 400; 404 ``not_available``; 409
+    ``alert_exists``; 429 past ``PROXIMITY_ALERT_RATE``.
+    """
+
+    @extend_schema(request=ProximityCreateSerializer, responses={201: ProximitySerializer})
+    def post(self, request):
+        values = validated(ProximityCreateSerializer, request.data)
+        return Response(events.proximity_json(proximity.proximity_create(user=request.user, **values)), status=201)
+
+    @extend_schema(responses=ProximitySerializer(many=True))
+    def get(self, request):
+        return Response([events.proximity_json(a) for a in proximity.proximity_list(request.user)[:200]])
+
+
+class ProximityAlertView(APIView):
+    """``DELETE /api/proximity_alerts/{id}``: either person revokes; 200 the alert; 404; 409 when already revoked."""
+
+    @extend_schema(request=None, responses=ProximitySerializer)
+    def delete(self, request, alert_id):
+        return Response(events.proximity_json(proximity.proximity_revoke(user=request.user, alert_id=alert_id)))
+
+
+class ProximityAcceptView(APIView):
+    """``POST /api/proximity_alerts/{id}/accept``: the other person consents; 403 ``not_your_turn``; 404; 409."""
+
+    @extend_schema(request=None, responses=ProximitySerializer)
+    def post(self, request, alert_id):
+        return Response(events.proximity_json(proximity.proximity_accept(user=request.user, alert_id=alert_id)))
