@@ -9,6 +9,7 @@ it, then tell the map tick after commit.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,6 +24,8 @@ from core.redis import get_redis, key
 
 from .grid import cell_for
 from .models import LocationHistory
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,8 @@ def location_record(*, user, fix: dict) -> FixResult:
 
 
 def _fix_stored_send(user_id, values: dict, recorded_at: datetime) -> None:
-    signals.fix_stored.send(
+    """Send ``fix_stored``; a failing receiver is logged and never fails the fix that was stored."""
+    results = signals.fix_stored.send_robust(
         sender="geo",
         user_id=user_id,
         lat=values["lat"],
@@ -171,6 +175,9 @@ def _fix_stored_send(user_id, values: dict, recorded_at: datetime) -> None:
         speed_mps=values.get("speed_mps"),
         heading_deg=values.get("heading_deg"),
     )
+    for receiver, result in results:
+        if isinstance(result, Exception):
+            logger.error("fix_stored receiver %r failed", receiver, exc_info=result)
 
 
 def _map_fix_stored(user_id, recorded_at: datetime, cell_changed: bool) -> None:

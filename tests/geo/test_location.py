@@ -425,3 +425,20 @@ def test_stored_fix_sends_fix_stored_after_commit_and_dropped_fixes_do_not(make_
         assert len(received) == 1
     finally:
         signals.fix_stored.disconnect(dispatch_uid="test_fix_stored")
+
+
+def test_a_failing_fix_stored_receiver_never_fails_the_fix(make_user, place, caplog):
+    from core import signals
+    from geo.models import LocationFix
+
+    def broken(sender, **kwargs):
+        raise RuntimeError("receiver bug")
+
+    signals.fix_stored.connect(broken, dispatch_uid="test_broken_receiver")
+    try:
+        user = make_user()
+        result = place(user, 60.17, 24.94, tick=False)
+    finally:
+        signals.fix_stored.disconnect(dispatch_uid="test_broken_receiver")
+    assert result.stored and LocationFix.objects.filter(user=user).exists()
+    assert "fix_stored receiver" in caplog.text
