@@ -163,14 +163,14 @@ class BlockAdmin(admin.ModelAdmin):
         """Create through :func:`accounts.services.block_create` (idempotent; self-blocks refused)."""
         if change:
             return
-        block, _ = block_create(obj.blocker, obj.blocked_id)
+        block, _ = block_create(blocker=obj.blocker, blocked_id=obj.blocked_id)
         obj.pk = block.pk
 
     def delete_model(self, request, obj):
         """Delete through :func:`accounts.services.block_delete`."""
-        block_delete(obj.blocker, obj.blocked_id)
+        block_delete(blocker=obj.blocker, blocked_id=obj.blocked_id)
 
     def delete_queryset(self, request, queryset):
         """Bulk delete, one service call per block."""
         for block in queryset.select_related("blocker"):
-            block_delete(block.blocker, block.blocked_id)
+            block_delete(blocker=block.blocker, blocked_id=block.blocked_id)

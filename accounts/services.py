@@ -108,7 +108,7 @@ def _roles_self_assign_check(old_roles, new_roles) -> None:
         )
 
 
-def user_update(user: User, data: dict) -> User:
+def user_update(*, user: User, data: dict) -> User:
     """Update profile fields of ``user`` from validated ``data``.
 
     ``roles`` must be known role slugs (400 ``unknown_role``), may not add a
@@ -143,7 +143,7 @@ def user_update(user: User, data: dict) -> User:
     return user
 
 
-def user_settings_update(user: User, data: dict) -> UserSettings:
+def user_settings_update(*, user: User, data: dict) -> UserSettings:
     """Update the settings of ``user`` from validated ``data``.
 
     ``visible_roles`` and ``filters.show_roles`` must be known role slugs
@@ -184,7 +184,7 @@ def user_settings_update(user: User, data: dict) -> UserSettings:
     return row
 
 
-def block_create(blocker: User, blocked_id) -> tuple[Block, bool]:
+def block_create(*, blocker: User, blocked_id) -> tuple[Block, bool]:
     """Block ``blocked_id``; returns ``(block, created)``. Idempotent.
 
     Raises :class:`NotFound` (404) for an unknown user and
@@ -203,7 +203,7 @@ def block_create(blocker: User, blocked_id) -> tuple[Block, bool]:
     return block, created
 
 
-def block_delete(blocker: User, blocked_id) -> None:
+def block_delete(*, blocker: User, blocked_id) -> None:
     """Remove the block ``blocker`` made on ``blocked_id`` (a user id, UUID or its string).
 
     Raises :class:`NotFound` (404 ``not_blocked``, message "This user is not

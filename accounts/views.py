@@ -161,7 +161,7 @@ class UsersMeView(APIView):
     def _update(self, request, partial):
         data = UserMeSerializer(request.user, data=request.data, partial=partial, context={"request": request})
         data.is_valid(raise_exception=True)
-        user = services.user_update(request.user, dict(data.validated_data))
+        user = services.user_update(user=request.user, data=dict(data.validated_data))
         return Response(UserMeSerializer(user, context={"request": request}).data)
 
     @extend_schema(request=UserMeSerializer, responses=UserMeSerializer)
@@ -188,7 +188,7 @@ class SettingsView(APIView):
         row = selectors.user_settings_get(request.user)
         data = UserSettingsSerializer(row, data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
-        row = services.user_settings_update(request.user, dict(data.validated_data))
+        row = services.user_settings_update(user=request.user, data=dict(data.validated_data))
         return Response(UserSettingsSerializer(row).data)
 
     @extend_schema(request=UserSettingsSerializer, responses=UserSettingsSerializer)
@@ -209,12 +209,12 @@ class BlockView(APIView):
 
     @extend_schema(request=None, responses={200: BlockSerializer, 201: BlockSerializer})
     def post(self, request, user_id):
-        block, created = services.block_create(request.user, user_id)
+        block, created = services.block_create(blocker=request.user, blocked_id=user_id)
         return Response(BlockSerializer(block).data, status=201 if created else 200)
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request, user_id):
-        services.block_delete(request.user, user_id)
+        services.block_delete(blocker=request.user, blocked_id=user_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -188,7 +188,7 @@ async def test_a_block_evicts_both_from_their_direct_room(people):
     b, _, _ = await ws_connect(bob)
     await join(a, conv_id)
     await join(b, conv_id)
-    await sync(block_create)(bob, alice.pk)
+    await sync(block_create)(blocker=bob, blocked_id=alice.pk)
     for comm in (a, b):
         left, _ = await recv_until(comm, "room:left")
         assert left["data"]["reason"] == "blocked"

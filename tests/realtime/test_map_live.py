@@ -87,13 +87,13 @@ async def test_user_gone_when_sharing_stops_and_back_when_resumed(people):
     comm, _, _ = await ws_connect(viewer)
     await subscribe(comm)
     mover_settings = await database_sync_to_async(UserSettings.objects.get)(user=mover)
-    await database_sync_to_async(account_services.user_settings_update)(mover, {"location_sharing": False})
+    await database_sync_to_async(account_services.user_settings_update)(user=mover, data={"location_sharing": False})
     await tick()
     frame, _ = await recv_until(comm, "user:gone")
     assert frame["data"] == {"user_id": str(mover.pk)}
     await database_sync_to_async(mover_settings.refresh_from_db)()
     assert mover_settings.location_sharing is False
-    await database_sync_to_async(account_services.user_settings_update)(mover, {"location_sharing": True})
+    await database_sync_to_async(account_services.user_settings_update)(user=mover, data={"location_sharing": True})
     await tick()
     frame, _ = await recv_until(comm, "user:location")
     assert frame["data"]["user_id"] == str(mover.pk)
@@ -137,7 +137,9 @@ async def test_visible_roles_exclude_viewer(people, make_user):
 
 async def test_show_roles_filter_of_viewer(people, make_user):
     viewer, mover = people["viewer"], people["mover"]  # mover holds "runner"
-    await database_sync_to_async(account_services.user_settings_update)(viewer, {"filters": {"show_roles": ["driver"]}})
+    await database_sync_to_async(account_services.user_settings_update)(
+        user=viewer, data={"filters": {"show_roles": ["driver"]}}
+    )
     comm, _, _ = await ws_connect(viewer)
     await subscribe(comm)
     await fix(mover, *HEL)
@@ -155,7 +157,7 @@ async def test_block_either_way_removes_and_hides(people, direction):
     snap = await subscribe(comm)
     assert snap["count"] == 1
     blocker, blocked = (viewer, mover) if direction == "viewer_blocks" else (mover, viewer)
-    await database_sync_to_async(account_services.block_create)(blocker, blocked.pk)
+    await database_sync_to_async(account_services.block_create)(blocker=blocker, blocked_id=blocked.pk)
     frame, _ = await recv_until(comm, "user:gone")
     assert frame["data"]["user_id"] == str(mover.pk)
     await fix(mover, *NEXT_CELL, timestamp=(timezone.now() + timedelta(seconds=3)).isoformat())

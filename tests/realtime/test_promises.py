@@ -101,13 +101,13 @@ def mentions(frames: list[dict], user) -> list[dict]:
 
 @database_sync_to_async
 def settings_update(user, data):
-    return account_services.user_settings_update(User.objects.get(pk=user.pk), data)
+    return account_services.user_settings_update(user=User.objects.get(pk=user.pk), data=data)
 
 
 @database_sync_to_async
 def self_roles(user, roles):
     """The user changes their own roles (``PATCH /api/users/me``), through the service."""
-    return account_services.user_update(User.objects.get(pk=user.pk), {"roles": roles})
+    return account_services.user_update(user=User.objects.get(pk=user.pk), data={"roles": roles})
 
 
 @database_sync_to_async
