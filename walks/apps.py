@@ -24,7 +24,7 @@ class WalksConfig(AppConfig):
         """
         from accounts.selectors import contact_provider
         from core import signals
-        from geo.selectors import exact_position_provider
+        from geo.selectors import exact_position_provider, nearby_filter
 
         from . import (
             events,  # noqa: F401  (declares the server events)
@@ -33,11 +33,12 @@ class WalksConfig(AppConfig):
         )
         from .introductions import introductions_cancel_for_block
         from .proximity import proximity_fix_stored, proximity_revoke_for_block
-        from .selectors import walk_contact_ids, walk_exact_partner_ids
+        from .selectors import available_walkers_filter, walk_contact_ids, walk_exact_partner_ids
         from .services import walk_fix_stored, walks_cancel_for_block
 
         exact_position_provider("walks")(walk_exact_partner_ids)
         contact_provider("walks")(walk_contact_ids)
+        nearby_filter("available")(available_walkers_filter)
         exact_position_provider("meetups")(meet.meetup_exact_partner_ids)
         contact_provider("meetups")(meet.meetup_contact_ids)
 

@@ -137,9 +137,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "geo.tasks.location_history_prune_task",
         "schedule": 3600.0,
     },
-    "walks-expire": {
+    "walks-walk-expire": {
         "task": "walks.tasks.walk_expire_task",
-        "schedule": 60.0,
+        "schedule": env.float("WALK_EXPIRE_SWEEP_S", default=60.0),
+    },
+    "walks-meet-now-expire": {
+        "task": "walks.tasks.meet_now_expire_task",
+        "schedule": env.float("MEET_NOW_EXPIRE_SWEEP_S", default=60.0),
     },
 }
 
