@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: run the benchmark scenarios (bench/run.py) on this machine.
 #
-#   scripts/bench.sh [--quick] [--only radius,ingest,fanout,idle] [--profile]
+#   scripts/bench.sh [--quick] [--only radius,ingest,fanout,idle,chat] [--profile]
 #
 # Runs inside scripts/setup.sh (the Makefile does that): PostgreSQL and Redis are
 # up and .env is loaded. The scenarios use their own databases (rendezvous_bench,
@@ -17,4 +17,20 @@ hard=$(ulimit -Hn)
 if [[ $hard != unlimited && $hard -lt $want ]]; then want=$hard; fi
 ulimit -n "$want" 2>/dev/null || true
 echo "==> open files limit: $(ulimit -n)"
-exec .venv/bin/python bench/run.py "$@"
+# The scenarios of bench/run.py, then the chat scenario (bench/chat.py: rooms of members over real
+# sockets, issue 9), quick with --quick. --only picks among radius,ingest,fanout,idle,chat.
+args=() quick=() only="radius,ingest,fanout,idle,chat"
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --only) only=$2; shift 2 ;;
+    --quick) quick=(--quick); args+=("$1"); shift ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+run_only=$(tr ',' '\n' <<<"$only" | { grep -v '^chat$' || true; } | paste -sd, -)
+if [[ -n $run_only ]]; then
+  .venv/bin/python bench/run.py --only "$run_only" "${args[@]}"
+fi
+if [[ ,$only, == *,chat,* ]]; then
+  .venv/bin/python bench/chat.py "${quick[@]}"
+fi
