@@ -358,8 +358,13 @@ def meetup_is_member(user, key) -> bool:
 
 
 def meetup_state(user, key) -> dict:
-    """``room:state`` of ``meetup.<id>``: ``{"meetup", "positions"}``; exact positions only inside the exact window."""
+    """``room:state`` of ``meetup.<id>``: ``{"meetup", "positions"}``; exact positions only inside the exact window.
+
+    Only fresh fixes (``geo.selectors.location_fresh_after``): a stale last
+    fix predates the meetup and was never shared.
+    """
     from geo.models import LocationFix
+    from geo.selectors import location_fresh_after
 
     meetup = meetup_get_for(user, key)
     positions = []
@@ -373,7 +378,7 @@ def meetup_state(user, key) -> dict:
                 "accuracy_m": f.accuracy_m,
                 "recorded_at": f.recorded_at.isoformat(),
             }
-            for f in LocationFix.objects.filter(user_id__in=ids)
+            for f in LocationFix.objects.filter(user_id__in=ids, recorded_at__gt=location_fresh_after())
         ]
     return {"meetup": meetup_out(meetup), "positions": positions}
 

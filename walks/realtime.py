@@ -30,11 +30,19 @@ def walk_can_join(user, key: str) -> bool:
 
 
 def walk_state(user, key: str) -> dict:
-    """``{"walk": <walk>, "positions": [{user_id, lat, lng, accuracy_m, recorded_at}]}`` (exact, both walkers)."""
+    """``{"walk": <walk>, "positions": [{user_id, lat, lng, accuracy_m, recorded_at}]}`` (exact, both walkers).
+
+    Only **fresh** fixes (``geo.selectors.location_fresh_after``): a walker's
+    last fix from hours ago (where the app was last open, often home) was
+    never shared and is not what the walk consents to.
+    """
     from geo.models import LocationFix
+    from geo.selectors import location_fresh_after
 
     walk = walk_get_for(user, key)
-    fixes = LocationFix.objects.filter(user_id__in=[walk.initiator_id, walk.partner_id])
+    fixes = LocationFix.objects.filter(
+        user_id__in=[walk.initiator_id, walk.partner_id], recorded_at__gt=location_fresh_after()
+    )
     return {
         "walk": events.walk_json(walk),
         "positions": [
