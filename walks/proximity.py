@@ -120,8 +120,11 @@ def proximity_accept(*, user: User, alert_id) -> ProximityAlert:
         alert.save(update_fields=["status", "accepted_at", "updated_at"])
         _publish(alert)
     from geo.models import LocationFix
+    from geo.selectors import location_fresh_after
 
-    fix = LocationFix.objects.filter(user_id=user.pk).first()
+    # Only a fresh fix of the accepter counts: a stale one (their last known place, hours ago) must not
+    # be compared, or the asker learns where the accepter last was (docs/walks.md: stale changes nothing).
+    fix = LocationFix.objects.filter(user_id=user.pk, recorded_at__gt=location_fresh_after()).first()
     if fix is not None:
         proximity_fix_stored(user_id=user.pk, lat=fix.location.y, lng=fix.location.x, only=[alert.pk])
         alert.refresh_from_db()

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from geo.models import LocationFix
-from walks import meet, services
+from walks import meet, proximity, services
 from walks.realtime import walk_state
 
 pytestmark = pytest.mark.django_db
@@ -47,3 +47,22 @@ def test_meetup_room_state_leaks_no_stale_exact_fix(trio):
     state = meet.meetup_state(alice, str(item.meetup_id))
     assert str(bob.pk) not in {p["user_id"] for p in state["positions"]}
     assert str(alice.pk) in {p["user_id"] for p in state["positions"]}
+
+
+# --- finding 2: accepting a proximity alert compared the accepter's stale fix --------------------
+
+
+def test_proximity_accept_ignores_the_accepters_stale_fix(trio):
+    """bob's only fix is from yesterday, 50 m from where alice stands now: accepting must not say "near".
+
+    Before the fix ``proximity_accept`` evaluated the accepter's latest fix
+    whatever its age, so alice learnt that bob's last known position (e.g.
+    his home) lies within ``distance_m`` of her: a stale position leaked
+    through the alert, against "a missing or stale fix changes nothing".
+    """
+    alice, bob, _ = trio
+    alert = proximity.proximity_create(user=alice, user_id=bob.pk, distance_m=100)
+    _stale(bob)
+    alert = proximity.proximity_accept(user=bob, alert_id=alert.pk)
+    assert alert.status == "active"
+    assert alert.near is False
