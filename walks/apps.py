@@ -33,7 +33,7 @@ class WalksConfig(AppConfig):
         )
         from .introductions import introductions_cancel_for_block
         from .proximity import proximity_fix_stored, proximity_revoke_for_block
-        from .selectors import available_walkers_filter, walk_contact_ids, walk_exact_partner_ids
+        from .selectors import available_walkers_filter, fix_listeners_any, walk_contact_ids, walk_exact_partner_ids
         from .services import walk_fix_stored, walks_cancel_for_block
 
         exact_position_provider("walks")(walk_exact_partner_ids)
@@ -43,6 +43,8 @@ class WalksConfig(AppConfig):
         contact_provider("meetups")(meet.meetup_contact_ids)
 
         def on_fix_stored(sender, user_id, lat, lng, recorded_at, **kwargs):
+            if not fix_listeners_any(user_id):
+                return  # the common case: one indexed query instead of three (bench: ingest profile)
             walk_fix_stored(
                 user_id=user_id,
                 lat=lat,

@@ -228,3 +228,29 @@ __all__ = [
     "walk_history",
     "walks_live_for",
 ]
+
+
+def fix_listeners_any(user_id) -> bool:
+    """Whether a stored fix of ``user_id`` concerns any walk, meetup or proximity alert (one query).
+
+    ``True`` when the user has a live walk (:func:`walks_live_for`), an exact-sharing
+    meetup (``walks.meet.meetups_exact_for``) or an active proximity alert. The
+    ``fix_stored`` receiver asks this first, so a fix of a user with none of
+    them (nearly every fix) costs one indexed query instead of three.
+    """
+    from django.contrib.auth import get_user_model
+    from django.db.models import Exists
+
+    from .meet import meetups_exact_for
+    from .models import ProximityAlert, ProximityStatus
+
+    alerts = ProximityAlert.objects.filter(
+        Q(from_user_id=user_id) | Q(to_user_id=user_id), status=ProximityStatus.ACTIVE
+    )
+    row = (
+        get_user_model()
+        .objects.filter(pk=user_id)
+        .values_list(Exists(walks_live_for(user_id)), Exists(meetups_exact_for(user_id)), Exists(alerts))
+        .first()
+    )
+    return bool(row and any(row))

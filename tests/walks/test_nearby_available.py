@@ -16,3 +16,16 @@ def test_only_available_walkers_are_listed_and_it_follows_their_flag(trio, clien
 
     assert client_for(bob).put("/api/walks/availability", {"available": False}, format="json").status_code == 200
     assert client_for(alice).get("/api/users/nearby?available=true").json()["results"] == []
+
+
+def test_fix_listeners_any_is_false_without_relationships_and_true_with_a_live_walk(trio, client_for):
+    from walks.selectors import fix_listeners_any
+
+    alice, bob, carol = trio
+    assert fix_listeners_any(alice.pk) is False
+    walk = client_for(alice).post("/api/walks/request", {"partner_id": str(bob.pk)}, format="json")
+    assert walk.status_code == 201, walk.content
+    assert fix_listeners_any(alice.pk) is False  # only requested: nothing listens yet
+    assert client_for(bob).put(f"/api/walks/{walk.json()['id']}/accept").status_code == 200
+    assert fix_listeners_any(alice.pk) is True and fix_listeners_any(bob.pk) is True
+    assert fix_listeners_any(carol.pk) is False
