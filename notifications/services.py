@@ -14,7 +14,7 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from core.errors import InvalidInput, NotFound
@@ -247,6 +247,10 @@ def device_register(
     ``THROTTLE_DEVICE_REGISTER``.
     """
     rate_limit_hit("device_register", str(user.pk), settings.THROTTLE_DEVICE_REGISTER)
+    # One registration per user at a time (transaction-scoped advisory lock): the cap below counts the
+    # user's devices after inserting one, and parallel transactions would not see each other's rows.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"device_register:{user.pk}"])
     if kind == DeviceKind.WEBPUSH:
         lookup, defaults = {"kind": kind, "endpoint": endpoint}, {"p256dh": p256dh, "auth": auth, "user": user}
     elif kind == DeviceKind.FCM:
