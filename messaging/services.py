@@ -223,7 +223,14 @@ class SendResult:
 
 def _resolve_conversation(sender: User, conversation_id, receiver_id) -> Conversation:
     if conversation_id is not None:
-        return membership_get(sender, conversation_id).conversation
+        conversation = membership_get(sender, conversation_id).conversation
+        if conversation.kind == ConversationKind.DIRECT:
+            from .selectors import direct_other_id
+
+            # The same answer as receiver_id for an inactive user: nothing reaches a deactivated account.
+            if not User.objects.filter(pk=direct_other_id(conversation, sender.pk), is_active=True).exists():
+                raise NotFound("No such user.")
+        return conversation
     if receiver_id is None:
         raise InvalidInput("Give receiver_id or conversation_id.", fields={"receiver_id": ["Required."]})
     return conversation_get_or_create_direct(user=sender, other_id=receiver_id)
@@ -304,7 +311,7 @@ def _direct_notify(conversation: Conversation, message: Message, sender: User) -
 
     from .selectors import direct_other_id
 
-    receiver = User.objects.filter(pk=direct_other_id(conversation, sender.pk)).first()
+    receiver = User.objects.filter(pk=direct_other_id(conversation, sender.pk), is_active=True).first()
     if receiver is None:
         return
     name = sender.full_name or sender.username

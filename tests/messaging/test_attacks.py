@@ -1,0 +1,33 @@
+"""Attacks on messaging (security review): each test failed on the code before its fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from messaging.services import message_send
+from notifications.models import Notification
+
+from ..conftest import assert_error
+
+pytestmark = pytest.mark.django_db
+
+
+def test_no_messages_or_pushes_to_a_deactivated_user_through_an_old_conversation(make_user, client_for):
+    """A deactivated account (banned, closed by staff) must not keep receiving DMs, notifications and pushes.
+
+    ``receiver_id`` already answered 404 for an inactive user, but sending
+    with the ``conversation_id`` of an existing direct conversation stored the
+    message and notified the inactive receiver (``_direct_notify`` did not
+    check ``is_active``): their registered phones kept getting pushes with
+    message previews.
+    """
+    alice, bob = make_user(username="alice"), make_user(username="bob")
+    conversation_id = message_send(sender=alice, receiver_id=bob.pk, body="hi").message.conversation_id
+    bob.is_active = False
+    bob.save(update_fields=["is_active"])
+    Notification.objects.all().delete()
+    r = client_for(alice).post(
+        "/api/messages", {"conversation_id": conversation_id, "message": "still there?"}, format="json"
+    )
+    assert_error(r, 404, "not_found")
+    assert not Notification.objects.filter(user=bob).exists()
