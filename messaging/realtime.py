@@ -52,15 +52,27 @@ def conversation_can_join(user, key: str) -> bool:
 
 
 def conversation_state(user, key: str) -> dict:
-    """``{"conversation_id", "kind", "members": [{"user_id", "role", "last_read_message_id"}]}``."""
+    """``{"conversation_id", "kind", "members": [{"user_id", "role", "last_read_message_id"}]}``.
+
+    The read mark of a member in a block with the viewer (either way) is
+    ``null``, as their ``message:read`` events are hidden from the viewer.
+    """
     member = membership_get(user, key)
     rows = ConversationMember.objects.filter(conversation_id=member.conversation_id, left_at__isnull=True).values(
         "user_id", "role", "last_read_message_id"
     )
+    blocked = block_blocked_ids(user.pk)
     return {
         "conversation_id": member.conversation_id,
         "kind": member.conversation.kind,
-        "members": [{**r, "user_id": str(r["user_id"])} for r in rows],
+        "members": [
+            {
+                **r,
+                "user_id": str(r["user_id"]),
+                "last_read_message_id": None if r["user_id"] in blocked else r["last_read_message_id"],
+            }
+            for r in rows
+        ],
     }
 
 
