@@ -173,8 +173,12 @@ async def message_send(consumer, data):
     with a known ``client_msg_id``). ``eventId`` (seed 004) names the chat of
     an event (the conversation whose owner is that event).
     """
-    values = validated(SocketSendSerializer, _map_send(data))
-    return await run_sync(_send_sync)(consumer.user, values)
+    # Validation runs in the worker thread with the service, off the event loop (one hop).
+    return await run_sync(_validate_and_send)(consumer.user, data)
+
+
+def _validate_and_send(user, data: dict) -> dict:
+    return _send_sync(user, validated(SocketSendSerializer, _map_send(data)))
 
 
 # --- typing ------------------------------------------------------------------------------
