@@ -188,22 +188,10 @@ def walk_suggestions(walk: Walk, *, origin=None, radius_m: float, categories=Non
     ``"meeting_point"`` or ``"origin"``. Raises ``NotFound``
     (404 ``no_location``) when there is nothing to search around.
     """
-    from django.contrib.gis.db.models.functions import Distance
-    from django.contrib.gis.measure import D
-
-    from places.models import Place
-    from places.selectors import place_list_nearby
+    from places.selectors import place_list_near, place_list_nearby
 
     if walk.route is not None:
-        qs = Place.objects.filter(location__dwithin=(walk.route, D(m=radius_m)))
-        if categories:
-            match = Q()
-            for item in categories:
-                match |= Q(category=item) if "=" in item else Q(category__startswith=f"{item}=")
-            qs = qs.filter(match)
-        for word in query.split():
-            qs = qs.filter(Q(name__icontains=word) | Q(category__icontains=word) | Q(address__icontains=word))
-        qs = qs.annotate(distance=Distance("location", walk.route)).order_by("distance", "id")
+        qs = place_list_near(walk.route, radius_m=radius_m, categories=categories, query=query)
         return "route", list(qs[:limit])
     point, basis = (walk.meeting_point, "meeting_point") if walk.meeting_point is not None else (origin, "origin")
     if point is None:
