@@ -41,7 +41,7 @@ def place_list_nearby(
     categories: list[str] | None = None,
     query: str = "",
 ):
-    """Places within ``radius_m`` metres of (``lat``, ``lng``), WGS84 degrees, nearest first (:func:`place_list_near`)."""
+    """Places within ``radius_m`` metres of (``lat``, ``lng``), WGS84 degrees: see :func:`place_list_near`."""
     from django.contrib.gis.geos import Point
 
     return place_list_near(Point(lng, lat, srid=4326), radius_m=radius_m, categories=categories, query=query)
