@@ -154,6 +154,22 @@ def test_full_flow_records_track_and_distance(walk, trio, client_for, place):
     detail = b.get(f"{URL}/{walk.pk}").json()
     assert detail["route"]["type"] == "LineString" and len(detail["route"]["coordinates"]) == 6
     assert detail["distance_m"] == round(walk.distance_m, 1)
+    # suggestions now follow the recorded route (places.selectors.place_list_near on the line)
+    from django.contrib.gis.geos import Point
+
+    from places.models import Place
+
+    def poi(osm_id, lat_lng, name):
+        lat, lng = lat_lng
+        return Place.objects.create(
+            osm_type="node", osm_id=osm_id, name=name, category="amenity=cafe", location=Point(lng, lat, srid=4326)
+        )
+
+    poi(1, offset(*HOME, north_m=200, east_m=30), "Beside the route")
+    poi(2, offset(*HOME, north_m=200, east_m=900), "Far away")
+    body = b.get(f"{URL}/{walk.pk}/suggestions?radius_m=100&category=amenity").json()
+    assert body["basis"] == "route" and [p["name"] for p in body["results"]] == ["Beside the route"]
+    assert b.get(f"{URL}/{walk.pk}/suggestions?radius_m=100&query=nothing-like-this").json()["results"] == []
     assert_error(a.post(f"{URL}/{walk.pk}/end"), 409, "invalid_transition")
     assert_error(a.post(f"{URL}/{walk.pk}/cancel"), 409, "invalid_transition")
     # the initiator was notified of the accept, bob of the end
