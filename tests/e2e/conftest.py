@@ -34,13 +34,14 @@ def child_database_url() -> str:
 class Server:
     """One ``uvicorn config.asgi:application`` process on the test database and Redis."""
 
-    def __init__(self, port: int, env: dict):
+    def __init__(self, port: int, env: dict, command: list[str] | None = None, log_name: str = "e2e-server"):
+        """Start ``command`` (default: uvicorn on ``config.asgi``) listening on 127.0.0.1:``port`` with ``env``."""
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.ws_url = f"ws://127.0.0.1:{port}/ws/"
-        self.log = open(ROOT / ".run" / f"e2e-server-{port}.log", "w")  # noqa: SIM115
-        self.proc = subprocess.Popen(  # noqa: S603
-            [
+        self.log = open(ROOT / ".run" / f"{log_name}-{port}.log", "w")  # noqa: SIM115
+        if command is None:
+            command = [
                 sys.executable,
                 "-m",
                 "uvicorn",
@@ -58,7 +59,9 @@ class Server:
                 "false",
                 "--log-level",
                 "warning",
-            ],
+            ]
+        self.proc = subprocess.Popen(  # noqa: S603
+            command,
             cwd=ROOT,
             env=env,
             stdout=self.log,

@@ -35,62 +35,21 @@ def _live_server_backlog(size: int = 256) -> None:
 _live_server_backlog()
 
 
-class WebScriptServer:
-    """``scripts/web.sh`` (the Procfile's web process) on loopback, on the test database and Redis."""
+def web_script_server(env: dict):
+    """``scripts/web.sh`` (the Procfile's web process, as ``make run`` starts it) on loopback.
 
-    def __init__(self, env: dict):
-        import subprocess
-        import sys
-        from pathlib import Path
+    The e2e harness's ``Server`` with another command: same readiness wait and stop.
+    """
+    import sys
+    from pathlib import Path
 
-        from tests.e2e.conftest import ROOT, free_port
+    from tests.e2e.conftest import ROOT, Server, free_port
 
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        (ROOT / ".run").mkdir(exist_ok=True)
-        self.log = open(ROOT / ".run" / f"security-web-{self.port}.log", "w")  # noqa: SIM115
-        self.proc = subprocess.Popen(  # noqa: S603
-            ["bash", str(ROOT / "scripts" / "web.sh"), "--log-level", "warning"],  # noqa: S607
-            cwd=ROOT,
-            env={
-                **env,
-                "HOST": "127.0.0.1",
-                "PORT": str(self.port),
-                "UVICORN": str(Path(sys.executable).parent / "uvicorn"),
-            },
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        """Wait for ``/health/db`` 200; raises if the process exits or ``timeout`` seconds pass."""
-        import httpx
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"scripts/web.sh on {self.port} exited with {self.proc.returncode}")
-            try:
-                if httpx.get(f"{self.url}/health/db", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"scripts/web.sh on {self.port} not ready")
-
-    def stop(self) -> None:
-        """SIGTERM (then SIGKILL) this server only."""
-        import signal
-        import subprocess
-
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self.log.close()
+    port = free_port()
+    (ROOT / ".run").mkdir(exist_ok=True)
+    env = {**env, "HOST": "127.0.0.1", "PORT": str(port), "UVICORN": str(Path(sys.executable).parent / "uvicorn")}
+    command = ["bash", str(ROOT / "scripts" / "web.sh"), "--log-level", "warning"]
+    return Server(port, env, command=command, log_name="security-web")
 
 
 @pytest.fixture
@@ -102,9 +61,9 @@ def web_server(transactional_db):
 
     from tests.e2e.conftest import child_database_url
 
-    started: list[WebScriptServer] = []
+    started = []
 
-    def start(**extra_env) -> WebScriptServer:
+    def start(**extra_env):
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings.test",
@@ -115,7 +74,7 @@ def web_server(transactional_db):
             "PYTHONUNBUFFERED": "1",
             **{k: str(v) for k, v in extra_env.items()},
         }
-        server = WebScriptServer(env)
+        server = web_script_server(env)
         started.append(server)
         server.wait_ready()
         return server
