@@ -51,6 +51,16 @@ async def recv(comm, timeout: float = 3.0) -> dict:
     return json.loads(await comm.receive_from(timeout=timeout))
 
 
+async def answer_for(comm, frame_id, timeout: float = 10.0) -> dict:
+    """The ``ack`` or ``error`` frame answering ``frame_id`` (frames in between are skipped)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        frame = await recv(comm, timeout=max(0.01, deadline - loop.time()))
+        if frame.get("id") == frame_id and frame["event"] in ("ack", "error"):
+            return frame
+
+
 async def recv_until(comm, event: str, timeout: float = 3.0) -> tuple[dict, list[dict]]:
     """Receive frames until one named ``event``; returns it and the frames before it."""
     seen = []

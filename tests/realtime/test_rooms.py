@@ -10,7 +10,7 @@ from channels.db import database_sync_to_async
 from realtime.rooms import ROOM_KINDS
 from tests.roomapp.realtime import member_add, member_remove, note_publish
 
-from .conftest import drain, recv, recv_until, send, ws_connect
+from .conftest import answer_for, drain, recv, recv_until, send, ws_connect
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -19,14 +19,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 async def pair(rt_db, make_user):
     mk = database_sync_to_async(make_user)
     return await mk(username="member"), await mk(username="stranger")
-
-
-async def _answer(comm, frame_id):
-    """The ack or error answering ``frame_id`` (other frames are skipped)."""
-    while True:
-        frame = await recv(comm)
-        if frame.get("id") == frame_id and frame["event"] in ("ack", "error"):
-            return frame
 
 
 async def test_member_joins_gets_state_and_room_events(pair):
@@ -55,9 +47,9 @@ async def test_stranger_is_refused_and_hears_nothing(pair):
     m, _, _ = await ws_connect(member)
     s, _, _ = await ws_connect(stranger)
     await send(m, "room:join", {"kind": "testroom", "key": key}, frame_id="m")
-    assert (await _answer(m, "m"))["event"] == "ack"
+    assert (await answer_for(m, "m"))["event"] == "ack"
     await send(s, "room:join", {"kind": "testroom", "key": key}, frame_id="s")
-    answer = await _answer(s, "s")
+    answer = await answer_for(s, "s")
     assert answer["event"] == "error" and answer["data"]["code"] == "forbidden"
     await database_sync_to_async(note_publish)(key, 2)
     # Positive control: the member hears it; the stranger hears nothing.
@@ -86,11 +78,11 @@ async def test_bad_join_input(pair, data, code):
     member, _ = pair
     comm, _, _ = await ws_connect(member)
     await send(comm, "room:join", data, frame_id="x")
-    answer = await _answer(comm, "x")
+    answer = await answer_for(comm, "x")
     assert answer["event"] == "error" and answer["data"]["code"] == code
     # The socket stays open and usable.
     await send(comm, "room:leave", {"kind": "testroom", "key": "abc"}, frame_id="y")
-    assert (await _answer(comm, "y"))["data"] == {"left": False}
+    assert (await answer_for(comm, "y"))["data"] == {"left": False}
     await comm.disconnect()
 
 
@@ -100,7 +92,7 @@ async def test_a_non_member_is_refused_by_every_room_kind(pair):
     assert ROOM_KINDS, "no room kind declared"
     for kind in ROOM_KINDS:
         await send(comm, "room:join", {"kind": kind, "key": uuid.uuid4().hex[:16]}, frame_id=kind)
-        answer = await _answer(comm, kind)
+        answer = await answer_for(comm, kind)
         assert answer["event"] == "error" and answer["data"]["code"] in ("forbidden", "not_found"), kind
     await comm.disconnect()
 
@@ -115,7 +107,7 @@ async def test_removed_member_is_evicted_and_hears_nothing_after(pair):
     b, _, _ = await ws_connect(other)
     for comm in (a1, a2, b):
         await send(comm, "room:join", {"kind": "testroom", "key": key}, frame_id="j")
-        assert (await _answer(comm, "j"))["event"] == "ack"
+        assert (await answer_for(comm, "j"))["event"] == "ack"
     await database_sync_to_async(member_remove)(key, member.pk)
     for comm in (a1, a2):
         left, _ = await recv_until(comm, "room:left")
@@ -127,7 +119,7 @@ async def test_removed_member_is_evicted_and_hears_nothing_after(pair):
         assert [f for f in await drain(comm, 0.5) if f["event"] == "test:note"] == []
     # Rejoining is refused now.
     await send(a1, "room:join", {"kind": "testroom", "key": key}, frame_id="again")
-    assert (await _answer(a1, "again"))["data"]["code"] == "forbidden"
+    assert (await answer_for(a1, "again"))["data"]["code"] == "forbidden"
     for comm in (a1, a2, b):
         await comm.disconnect()
 
@@ -138,9 +130,9 @@ async def test_leave_stops_room_events(pair):
     member_add(key, member.pk)
     comm, _, _ = await ws_connect(member)
     await send(comm, "room:join", {"kind": "testroom", "key": key}, frame_id="j")
-    await _answer(comm, "j")
+    await answer_for(comm, "j")
     await send(comm, "room:leave", {"kind": "testroom", "key": key}, frame_id="l")
-    assert (await _answer(comm, "l"))["data"] == {"left": True}
+    assert (await answer_for(comm, "l"))["data"] == {"left": True}
     await database_sync_to_async(note_publish)(key, 4)
     assert [f for f in await drain(comm, 0.5) if f["event"] == "test:note"] == []
     await comm.disconnect()
@@ -155,9 +147,9 @@ async def test_presence_update_reaches_room_members(pair):
     b, _, _ = await ws_connect(other)
     for comm in (a, b):
         await send(comm, "room:join", {"kind": "testroom", "key": key}, frame_id="j")
-        await _answer(comm, "j")
+        await answer_for(comm, "j")
     await send(b, "presence:offline", {}, frame_id="off")
-    assert (await _answer(b, "off"))["data"] == {"status": "away"}
+    assert (await answer_for(b, "off"))["data"] == {"status": "away"}
     update, _ = await recv_until(a, "presence:update")
     assert update["data"]["user_id"] == str(other.pk) and update["data"]["status"] == "away"
     assert update["data"]["last_seen"].endswith(":00+00:00")  # rounded down to the minute

@@ -15,7 +15,7 @@ from core.redis import get_redis
 from geo.grid import MAX_TILES_PER_SUBSCRIPTION, tiles_for_circle
 from realtime.logging import TokenRedactingFilter, token_redact
 
-from .conftest import recv, send, ws_connect
+from .conftest import answer_for, recv, send, ws_connect
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -25,18 +25,11 @@ async def alice(rt_db, make_user):
     return await database_sync_to_async(make_user)(username="alice", sharing=True)
 
 
-async def _answer(comm, frame_id):
-    while True:
-        frame = await recv(comm)
-        if frame.get("id") == frame_id and frame["event"] in ("ack", "error"):
-            return frame
-
-
 async def test_bearer_subprotocol_authenticates_and_is_selected(alice):
     comm, connected, subprotocol = await ws_connect(alice, via="subprotocol")
     assert connected and subprotocol == "bearer"
     await send(comm, "map:unsubscribe", {}, frame_id=1)
-    assert (await _answer(comm, 1))["event"] == "ack"
+    assert (await answer_for(comm, 1))["event"] == "ack"
     await comm.disconnect()
 
 
@@ -79,7 +72,7 @@ async def test_hostile_map_area_is_bounded_and_fast(alice, lat, lng):
     assert time.perf_counter() - started < 0.5
     comm, _, _ = await ws_connect(alice)
     await send(comm, "map:subscribe", {"lat": lat, "lng": lng, "radius": 50_000}, frame_id="s")
-    ack = await _answer(comm, "s")
+    ack = await answer_for(comm, "s")
     assert ack["event"] == "ack" and 0 < ack["data"]["tiles"] <= MAX_TILES_PER_SUBSCRIPTION
     await comm.disconnect()
 
@@ -97,7 +90,7 @@ async def test_event_loop_stays_responsive_during_a_polar_subscribe(alice):
     await asyncio.gather(
         probe(), send(comm, "map:subscribe", {"lat": 89.9999, "lng": 179.9999, "radius": 50_000}, frame_id=1)
     )
-    await _answer(comm, 1)
+    await answer_for(comm, 1)
     assert max(lags) < 0.5
     await comm.disconnect()
 
@@ -111,14 +104,14 @@ async def test_map_subscribe_is_rate_limited_per_socket(alice, settings):
     codes = []
     for i in range(5):
         await send(comm, "map:subscribe", {"lat": 60.17, "lng": 24.94, "radius": 300}, frame_id=i)
-        answer = await _answer(comm, i)
+        answer = await answer_for(comm, i)
         codes.append(answer["data"].get("code", "ok") if answer["event"] == "error" else "ok")
         if answer["event"] == "error":
             assert answer["data"]["retry_after"] > 0
     assert codes == ["ok", "ok", "ok", "rate_limited", "rate_limited"]
     other, _, _ = await ws_connect(alice)  # the limit is per socket
     await send(other, "map:subscribe", {"lat": 60.17, "lng": 24.94, "radius": 300}, frame_id="o")
-    assert (await _answer(other, "o"))["event"] == "ack"
+    assert (await answer_for(other, "o"))["event"] == "ack"
     await comm.disconnect()
     await other.disconnect()
 
@@ -130,7 +123,7 @@ async def test_redis_outage_is_service_unavailable_on_the_socket(alice, settings
     get_redis.cache_clear()
     try:
         await send(comm, "location:update", {"lat": 60.17, "lng": 24.94}, frame_id="f")
-        answer = await _answer(comm, "f")
+        answer = await answer_for(comm, "f")
     finally:
         settings.REDIS_URL = original
         get_redis.cache_clear()
@@ -184,7 +177,7 @@ async def test_logout_closes_the_sockets_of_that_session_only(rt_db, make_user):
     assert await s1.receive_output(timeout=3) == {"type": "websocket.close", "code": 4403}
     # The other login's socket stays open and answers.
     await send(s2, "map:unsubscribe", {}, frame_id="x")
-    assert (await _answer(s2, "x"))["event"] == "ack"
+    assert (await answer_for(s2, "x"))["event"] == "ack"
     await s2.disconnect()
     assert user.pk
 
@@ -204,7 +197,7 @@ async def test_socket_database_work_returns_its_pooled_connections(alice):
         comm, ok, _ = await ws_connect(alice)
         assert ok
         await send(comm, "map:subscribe", {"lat": 60.17, "lng": 24.94, "radius": 300}, frame_id=i)
-        assert (await _answer(comm, i))["event"] == "ack"
+        assert (await answer_for(comm, i))["event"] == "ack"
         await comm.disconnect()
 
     await session("warm-up")

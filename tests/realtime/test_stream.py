@@ -13,7 +13,7 @@ from realtime.publish import publish, user_group
 from tests.roomapp import events as room_events
 from tests.roomapp.realtime import member_add, note_publish
 
-from .conftest import drain, recv, recv_until, send, ws_connect
+from .conftest import answer_for, drain, recv_until, send, ws_connect
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -21,13 +21,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 @pytest.fixture
 async def member(rt_db, make_user):
     return await database_sync_to_async(make_user)(username="m")
-
-
-async def _answer(comm, frame_id):
-    while True:
-        frame = await recv(comm)
-        if frame.get("id") == frame_id and frame["event"] in ("ack", "error"):
-            return frame
 
 
 def note_to_user(user_id, n):
@@ -74,7 +67,7 @@ async def test_rooms_replay_on_rejoin_with_one_cursor(member):
     comm, _, _ = await ws_connect(member)
     for k in keys:
         await send(comm, "room:join", {"kind": "testroom", "key": k}, frame_id=k)
-        await _answer(comm, k)
+        await answer_for(comm, k)
     await database_sync_to_async(note_publish)(keys[0], 1)
     await database_sync_to_async(note_publish)(keys[1], 2)
     frames = await _notes(comm, 2)
@@ -145,7 +138,7 @@ async def test_redis_epoch_change_gets_sync_reset(member):
 async def test_bad_cursor_is_invalid_cursor_and_socket_stays(member, cursor):
     comm, _, _ = await ws_connect(member)
     await send(comm, "sync", {"cursor": cursor}, frame_id="s")
-    answer = await _answer(comm, "s")
+    answer = await answer_for(comm, "s")
     assert answer["event"] == "error" and answer["data"]["code"] == "invalid_cursor"
     await database_sync_to_async(note_to_user)(member.pk, 1)
     (live,) = await _notes(comm, 1)  # still delivering
