@@ -25,4 +25,10 @@ user_deactivated = Signal()
 #: Kwargs: ``user_id``, ``lat``, ``lng`` (WGS84 degrees), ``recorded_at`` (aware UTC datetime),
 #: ``accuracy_m``, ``speed_mps``, ``heading_deg`` (floats or ``None``). Receivers (walks, meetups,
 #: parties, proximity alerts) must be quick: they run in the request or socket thread.
+#: Sent only when it has receivers; receivers that query per fix should use ``fixes_stored``.
 fix_stored = Signal()
+
+#: geo stored a batch of fixes (one group commit; sent after commit, once per batch). Kwargs:
+#: ``fixes``, a list of dicts with the keyword arguments of ``fix_stored``. A receiver asks the
+#: database once for the whole batch (which of these users concern it?), then handles those.
+fixes_stored = Signal()

@@ -21,10 +21,11 @@ from core.validation import validated
 from realtime.publish import run_sync
 from realtime.registry import handler, on_disconnect, on_message
 
-from . import events, services
+from . import events
 from .grid import haversine_m, tiles_for_circle
+from .ingest import fix_batcher_get
 from .selectors import TargetState, ViewerContext, map_nodes_list, viewer_context_get, visibility_allows
-from .serializers import AreaQuerySerializer, LocationFixInputSerializer
+from .serializers import AreaQuerySerializer, location_fix_parse
 
 
 @dataclass
@@ -65,22 +66,17 @@ def _jsonable_node(node: dict) -> dict:
 
 @handler("location:update", "location_update")
 async def location_update(consumer, data):
-    """Record a fix through ``geo.services.location_record``; ack ``{"stored", "status", ...}``.
+    """Record a fix; ack ``{"stored", "status", "recorded_at", "received_at"}`` once it is committed.
 
-    ``data`` is validated by ``LocationFixInputSerializer``, as over REST.
+    ``data`` is validated as over REST (``geo.serializers.location_fix_parse``,
+    the rules of ``LocationFixInputSerializer``), then written with the other
+    sockets' fixes of the moment in one group commit (``geo.ingest``).
+    Errors: ``invalid`` (400), ``timestamp_in_future`` (400), ``rate_limited``
+    (429, ``THROTTLE_LOCATION`` shared with REST), ``service_unavailable`` (503).
     """
-    return await run_sync(_location_record_frame)(consumer.user, data)
-
-
-def _location_record_frame(user, data) -> dict:
-    """Sync, in a worker thread: validate and record in one hop, off the event loop.
-
-    DRF serializers cost ~0.3 ms of CPU each (deep copies of their fields);
-    run on the loop they serialised every socket's frames (profile of the
-    1 000-socket city: 42 % of the loop's samples).
-    """
-    fix = validated(LocationFixInputSerializer, data)
-    return services.location_record(user=user, fix=fix).as_dict()
+    fix = location_fix_parse(data)
+    result = await fix_batcher_get().record(consumer.user.pk, fix)
+    return result.as_dict()
 
 
 class _SubscribeSerializer(AreaQuerySerializer):

@@ -18,8 +18,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core import signals
-from core.errors import InvalidInput
-from core.ratelimit import rate_limit_hit
+from core.errors import InvalidInput, NotFound, RateLimited
+from core.ratelimit import rate_limit_count_many
 from core.redis import get_redis, key
 
 from .grid import cell_for
@@ -74,37 +74,47 @@ def map_visibility_changed(user_id) -> None:
     channel_message_send(user_group(user_id), {"type": "map.refresh"}, after_commit=False)
 
 
-#: One statement, one round trip, atomic on its own: read the user's settings,
-#: upsert the latest fix unless it is out of order or within the minimum
-#: interval, append history when kept, and report what happened. The final
-#: SELECT reads geo_locationfix from the statement's snapshot, i.e. the
-#: previously stored fix (PostgreSQL: data-modifying statements in WITH).
-_RECORD = """
-WITH s AS (
-    SELECT location_sharing, keep_location_history FROM accounts_usersettings WHERE user_id = %(uid)s
+#: One statement, one round trip, atomic on its own, for a whole batch of fixes (at most one
+#: per user): read the users' settings, upsert each latest fix unless it is out of order or
+#: within the minimum interval, append history for users who keep it, and report per fix
+#: what happened. ``prev`` reads geo_locationfix from the statement's snapshot, i.e. the
+#: previously stored fixes (PostgreSQL: data-modifying statements in WITH see the snapshot).
+#: Fixes of users that no longer exist are skipped (no foreign-key failure of the batch).
+_RECORD_MANY = """
+WITH v AS (
+    SELECT * FROM unnest(%(uids)s::uuid[], %(lats)s::float8[], %(lngs)s::float8[], %(acc)s::float8[],
+                         %(spd)s::float8[], %(hdg)s::float8[], %(rec)s::timestamptz[], %(recv)s::timestamptz[],
+                         %(cells)s::text[])
+        AS v(user_id, lat, lng, accuracy_m, speed_mps, heading_deg, recorded_at, received_at, cell)
+    WHERE EXISTS (SELECT 1 FROM accounts_user u WHERE u.id = v.user_id)
+), s AS (
+    SELECT user_id, location_sharing, keep_location_history FROM accounts_usersettings
+    WHERE user_id = ANY(%(uids)s::uuid[])
+), prev AS (
+    SELECT user_id, recorded_at FROM geo_locationfix WHERE user_id = ANY(%(uids)s::uuid[])
 ), up AS (
     INSERT INTO geo_locationfix AS f
         (user_id, location, accuracy_m, speed_mps, heading_deg, recorded_at, received_at, cell, public_cell)
-    VALUES (%(uid)s, ST_SetSRID(ST_MakePoint(%(lng)s, %(lat)s), 4326)::geography,
-            %(accuracy_m)s, %(speed_mps)s, %(heading_deg)s, %(recorded_at)s, %(received_at)s, %(cell)s, '')
+    SELECT user_id, ST_SetSRID(ST_MakePoint(lng, lat), 4326)::geography,
+           accuracy_m, speed_mps, heading_deg, recorded_at, received_at, cell, ''
+    FROM v
     ON CONFLICT (user_id) DO UPDATE SET
         location = EXCLUDED.location, accuracy_m = EXCLUDED.accuracy_m, speed_mps = EXCLUDED.speed_mps,
         heading_deg = EXCLUDED.heading_deg, recorded_at = EXCLUDED.recorded_at,
         received_at = EXCLUDED.received_at, cell = EXCLUDED.cell
     WHERE f.recorded_at <= EXCLUDED.recorded_at - make_interval(secs => %(min_interval)s)
-    RETURNING f.public_cell
+    RETURNING f.user_id, f.public_cell
 ), history AS (
     INSERT INTO geo_locationhistory
         (user_id, location, accuracy_m, speed_mps, heading_deg, recorded_at, received_at)
-    SELECT %(uid)s, ST_SetSRID(ST_MakePoint(%(lng)s, %(lat)s), 4326)::geography,
-           %(accuracy_m)s, %(speed_mps)s, %(heading_deg)s, %(recorded_at)s, %(received_at)s
-    FROM up, s WHERE s.keep_location_history
-    RETURNING 1
+    SELECT v.user_id, ST_SetSRID(ST_MakePoint(v.lng, v.lat), 4326)::geography,
+           v.accuracy_m, v.speed_mps, v.heading_deg, v.recorded_at, v.received_at
+    FROM v JOIN up ON up.user_id = v.user_id JOIN s ON s.user_id = v.user_id
+    WHERE s.keep_location_history
 )
-SELECT EXISTS (SELECT 1 FROM up), (SELECT public_cell FROM up),
-       COALESCE((SELECT location_sharing FROM s), false),
-       (SELECT recorded_at FROM geo_locationfix WHERE user_id = %(uid)s),
-       (SELECT count(*) FROM history)
+SELECT v.user_id::text, up.user_id IS NOT NULL, up.public_cell, COALESCE(s.location_sharing, false), prev.recorded_at
+FROM v LEFT JOIN up ON up.user_id = v.user_id LEFT JOIN s ON s.user_id = v.user_id
+       LEFT JOIN prev ON prev.user_id = v.user_id
 """
 
 
@@ -120,72 +130,160 @@ def location_record(*, user, fix: dict) -> FixResult:
     Raises :class:`InvalidInput` (400 ``timestamp_in_future``) and
     ``RateLimited`` (429) beyond ``THROTTLE_LOCATION`` fixes per user (one
     budget for HTTP and socket). Every stored fix sends ``core.signals.fix_stored``
-    after commit (walks, meetups, parties and proximity alerts listen). A fix older than the stored one, or within
+    (when it has receivers) and ``core.signals.fixes_stored`` after commit
+    (walks, meetups, parties and proximity alerts listen). A fix older than the stored one, or within
     ``LOCATION_MIN_INTERVAL_S`` of it, is answered and not stored. Stored
     fixes of sharing users are queued for the map tick when their grid cell
-    differs from the published one.
+    differs from the published one. This is :func:`location_record_many` for one fix.
     """
-    values = fix
-    received_at = timezone.now()
-    recorded_at = values.get("timestamp") or received_at
-    if recorded_at > received_at + timedelta(seconds=settings.LOCATION_MAX_FUTURE_S):
-        raise InvalidInput(
-            f"timestamp is more than {settings.LOCATION_MAX_FUTURE_S} s in the future.",
-            code="timestamp_in_future",
-            fields={"timestamp": ["In the future."]},
-        )
-    rate_limit_hit("location", str(user.pk), settings.THROTTLE_LOCATION)
+    result = location_record_many([(user.pk, fix)])[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
 
-    cell = cell_for(values["lat"], values["lng"])
+
+def location_record_many(items: list[tuple], *, received_at: list[datetime] | None = None) -> list:
+    """Record a batch of fixes in one SQL statement (group commit); returns one outcome per item, in order.
+
+    ``items``: ``(user_id, fix)`` pairs, ``fix`` as for :func:`location_record`;
+    ``received_at``: when each fix reached the server (aware UTC; default
+    now). An outcome is a :class:`FixResult`, or the exception that refused
+    that fix alone (``InvalidInput`` ``timestamp_in_future``, ``RateLimited``).
+    An outage of PostgreSQL or Redis raises for the whole batch (nothing is
+    stored: the statement is atomic). Fixes are committed when this returns
+    (autocommit) or with the caller's transaction; the map bookkeeping
+    (one Redis pipeline) and the ``fix_stored``/``fixes_stored`` signals run
+    after commit, once per batch. Several fixes of one user in a batch are
+    written in order, one statement per round, so each is judged against the
+    one before it, as if sent one by one.
+    """
+    now = timezone.now()
+    received = received_at or [now] * len(items)
+    outcomes: list = [None] * len(items)
+    accepted: list[int] = []
+    for i, (_, values) in enumerate(items):
+        recorded_at = values.get("timestamp") or received[i]
+        if recorded_at > received[i] + timedelta(seconds=settings.LOCATION_MAX_FUTURE_S):
+            outcomes[i] = InvalidInput(
+                f"timestamp is more than {settings.LOCATION_MAX_FUTURE_S} s in the future.",
+                code="timestamp_in_future",
+                fields={"timestamp": ["In the future."]},
+            )
+        else:
+            accepted.append(i)
+    if not accepted:
+        return outcomes
+    verdicts = rate_limit_count_many("location", [str(items[i][0]) for i in accepted], settings.THROTTLE_LOCATION)
+    allowed: list[int] = []
+    for i, (ok, retry_after) in zip(accepted, verdicts, strict=True):
+        if ok:
+            allowed.append(i)
+        else:
+            outcomes[i] = RateLimited(f"Rate limit of {settings.THROTTLE_LOCATION} exceeded.", retry_after=retry_after)
+
+    stored: list[tuple] = []  # (user_id, values, recorded_at, sharing, cell_changed)
+    rounds: list[tuple[set, list[int]]] = []
+    for i in allowed:
+        uid = items[i][0]
+        for r in rounds:
+            if uid not in r[0]:
+                r[0].add(uid)
+                r[1].append(i)
+                break
+        else:
+            rounds.append(({uid}, [i]))
+    for _, indexes in rounds:
+        _record_round(items, indexes, received, outcomes, stored)
+    if stored:
+        transaction.on_commit(lambda: _fixes_stored_after_commit(stored))
+    return outcomes
+
+
+def _record_round(items, indexes: list[int], received, outcomes: list, stored: list) -> None:
+    """Run :data:`_RECORD_MANY` for ``indexes`` (one fix per user) and fill their outcomes."""
+    uids, lats, lngs, acc, spd, hdg, rec, recv, cells = [], [], [], [], [], [], [], [], []
+    cell_by_index = {}
+    for i in indexes:
+        uid, values = items[i]
+        cell = cell_for(values["lat"], values["lng"])
+        cell_by_index[i] = cell.id
+        uids.append(str(uid))
+        lats.append(values["lat"])
+        lngs.append(values["lng"])
+        acc.append(values.get("accuracy_m"))
+        spd.append(values.get("speed_mps"))
+        hdg.append(values.get("heading_deg"))
+        rec.append(values.get("timestamp") or received[i])
+        recv.append(received[i])
+        cells.append(cell.id)
     params = {
-        "uid": user.pk,
-        "lat": values["lat"],
-        "lng": values["lng"],
-        "accuracy_m": values.get("accuracy_m"),
-        "speed_mps": values.get("speed_mps"),
-        "heading_deg": values.get("heading_deg"),
-        "recorded_at": recorded_at,
-        "received_at": received_at,
-        "cell": cell.id,
+        "uids": uids,
+        "lats": lats,
+        "lngs": lngs,
+        "acc": acc,
+        "spd": spd,
+        "hdg": hdg,
+        "rec": rec,
+        "recv": recv,
+        "cells": cells,
         "min_interval": float(settings.LOCATION_MIN_INTERVAL_S),
     }
     with connection.cursor() as cursor:
-        cursor.execute(_RECORD, params)
-        stored, public_cell, sharing, previous_at, _ = cursor.fetchone()
-    if not stored:
-        status = "out_of_order" if previous_at and recorded_at < previous_at else "coalesced"
-        return FixResult(False, status, recorded_at, received_at)
-    if sharing:
-        changed = cell.id != public_cell
-        transaction.on_commit(lambda: _map_fix_stored(user.pk, recorded_at, changed))
+        cursor.execute(_RECORD_MANY, params)
+        rows = {row[0]: row[1:] for row in cursor.fetchall()}
+    for i, uid, recorded_at in zip(indexes, uids, rec, strict=True):
+        row = rows.get(uid)
+        if row is None:  # the account was deleted while its socket was open
+            outcomes[i] = NotFound("No such user.")
+            continue
+        was_stored, public_cell, sharing, previous_at = row
+        if not was_stored:
+            status = "out_of_order" if previous_at and recorded_at < previous_at else "coalesced"
+            outcomes[i] = FixResult(False, status, recorded_at, received[i])
+            continue
+        outcomes[i] = FixResult(True, "stored", recorded_at, received[i])
+        stored.append((items[i][0], items[i][1], recorded_at, sharing, cell_by_index[i] != public_cell))
+
+
+def _fixes_stored_after_commit(stored: list[tuple]) -> None:
+    """After commit, once per batch: the map's Redis bookkeeping, then the fix signals (never raise)."""
+    try:
+        _map_fixes_stored([(uid, recorded_at, changed) for uid, _, recorded_at, sharing, changed in stored if sharing])
+    except Exception:
+        logger.exception("map bookkeeping of %s stored fixes failed", len(stored))
+    fixes = [
+        {
+            "user_id": uid,
+            "lat": values["lat"],
+            "lng": values["lng"],
+            "recorded_at": recorded_at,
+            "accuracy_m": values.get("accuracy_m"),
+            "speed_mps": values.get("speed_mps"),
+            "heading_deg": values.get("heading_deg"),
+        }
+        for uid, values, recorded_at, _, _ in stored
+    ]
+    if signals.fixes_stored.has_listeners():
+        for receiver, result in signals.fixes_stored.send_robust(sender="geo", fixes=fixes):
+            if isinstance(result, Exception):
+                logger.error("fixes_stored receiver %r failed", receiver, exc_info=result)
     if signals.fix_stored.has_listeners():
-        transaction.on_commit(lambda: _fix_stored_send(user.pk, values, recorded_at))
-    return FixResult(True, "stored", recorded_at, received_at)
+        for fix in fixes:
+            for receiver, result in signals.fix_stored.send_robust(sender="geo", **fix):
+                if isinstance(result, Exception):
+                    logger.error("fix_stored receiver %r failed", receiver, exc_info=result)
 
 
-def _fix_stored_send(user_id, values: dict, recorded_at: datetime) -> None:
-    """Send ``fix_stored``; a failing receiver is logged and never fails the fix that was stored."""
-    results = signals.fix_stored.send_robust(
-        sender="geo",
-        user_id=user_id,
-        lat=values["lat"],
-        lng=values["lng"],
-        recorded_at=recorded_at,
-        accuracy_m=values.get("accuracy_m"),
-        speed_mps=values.get("speed_mps"),
-        heading_deg=values.get("heading_deg"),
-    )
-    for receiver, result in results:
-        if isinstance(result, Exception):
-            logger.error("fix_stored receiver %r failed", receiver, exc_info=result)
-
-
-def _map_fix_stored(user_id, recorded_at: datetime, cell_changed: bool) -> None:
+def _map_fixes_stored(entries: list[tuple]) -> None:
+    """One Redis pipeline: refresh the live set and queue cell changes for the map tick."""
+    if not entries:
+        return
     r = get_redis()
     pipe = r.pipeline(transaction=False)
-    pipe.zadd(map_live_key(), {str(user_id): recorded_at.timestamp()})
-    if cell_changed:
-        pipe.sadd(map_dirty_key(), str(user_id))
+    pipe.zadd(map_live_key(), {str(uid): recorded_at.timestamp() for uid, recorded_at, _ in entries})
+    dirty = [str(uid) for uid, _, changed in entries if changed]
+    if dirty:
+        pipe.sadd(map_dirty_key(), *dirty)
     pipe.execute()
 
 

@@ -8,7 +8,6 @@ from rest_framework.views import APIView
 
 from accounts.selectors import roles_validate
 from core.errors import NotFound
-from core.validation import validated
 
 from . import services
 from .selectors import map_nodes_list, nearby_filter_apply, nearby_users_list, viewer_context_get
@@ -18,6 +17,7 @@ from .serializers import (
     LocationFixResultSerializer,
     MapNodesResponseSerializer,
     NearbyQuerySerializer,
+    location_fix_parse,
 )
 
 
@@ -32,7 +32,7 @@ class LocationView(APIView):
 
     @extend_schema(request=LocationFixInputSerializer, responses=LocationFixResultSerializer)
     def post(self, request):
-        fix = validated(LocationFixInputSerializer, request.data)
+        fix = location_fix_parse(request.data)
         return Response(services.location_record(user=request.user, fix=fix).as_dict())
 
     @extend_schema(request=LocationFixInputSerializer, responses=LocationFixResultSerializer)

@@ -1,6 +1,10 @@
 """walks: walks, meet-now requests, introductions, meetups and proximity alerts (seeds 000, 001)."""
 
+import logging
+
 from django.apps import AppConfig
+
+logger = logging.getLogger(__name__)
 
 
 class WalksConfig(AppConfig):
@@ -15,7 +19,7 @@ class WalksConfig(AppConfig):
         * exact-position provider ``walks``: the other walker of each accepted
           or in-progress walk (until it ends, is cancelled or expires);
         * contact provider ``walks``: people one completed a walk with;
-        * ``fix_stored``: ``walk:location`` to live walks' rooms and the track;
+        * ``fixes_stored``: ``walk:location`` to live walks' rooms and the track;
         * ``block_created``: pending and live walks between the pair are cancelled.
         * meetups: exact-position provider ``meetups`` (co-participants of an
           active meetup within ``MEETUP_EXACT_TTL_S`` of its time), contact
@@ -33,7 +37,7 @@ class WalksConfig(AppConfig):
         )
         from .introductions import introductions_cancel_for_block
         from .proximity import proximity_fix_stored, proximity_revoke_for_block
-        from .selectors import available_walkers_filter, fix_listeners_any, walk_contact_ids, walk_exact_partner_ids
+        from .selectors import available_walkers_filter, fix_listeners_of, walk_contact_ids, walk_exact_partner_ids
         from .services import walk_fix_stored, walks_cancel_for_block
 
         exact_position_provider("walks")(walk_exact_partner_ids)
@@ -42,9 +46,18 @@ class WalksConfig(AppConfig):
         exact_position_provider("meetups")(meet.meetup_exact_partner_ids)
         contact_provider("meetups")(meet.meetup_contact_ids)
 
-        def on_fix_stored(sender, user_id, lat, lng, recorded_at, **kwargs):
-            if not fix_listeners_any(user_id):
-                return  # the common case: one indexed query instead of three (bench: ingest profile)
+        def on_fixes_stored(sender, fixes, **kwargs):
+            # The common case: one indexed query for the whole batch (bench: ingest profile).
+            concerned = fix_listeners_of([f["user_id"] for f in fixes])
+            for fix in fixes:
+                if str(fix["user_id"]) not in concerned:
+                    continue
+                try:
+                    on_fix_stored(**fix)
+                except Exception:  # one fix's failure never stops the others of the batch
+                    logger.exception("walks: fix of %s not applied", fix["user_id"])
+
+        def on_fix_stored(user_id, lat, lng, recorded_at, **kwargs):
             walk_fix_stored(
                 user_id=user_id,
                 lat=lat,
@@ -65,5 +78,5 @@ class WalksConfig(AppConfig):
             introductions_cancel_for_block(blocker_id=blocker_id, blocked_id=blocked_id)
             proximity_revoke_for_block(blocker_id=blocker_id, blocked_id=blocked_id)
 
-        signals.fix_stored.connect(on_fix_stored, dispatch_uid="walks_fix_stored", weak=False)
+        signals.fixes_stored.connect(on_fixes_stored, dispatch_uid="walks_fixes_stored", weak=False)
         signals.block_created.connect(on_block_created, dispatch_uid="walks_block_created", weak=False)

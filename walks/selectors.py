@@ -218,41 +218,47 @@ __all__ = [
 ]
 
 
-#: One statement, no ORM compilation per fix: does a stored fix concern a live walk, an
-#: exact-sharing meetup or an active proximity alert? (The ORM version of the same three
-#: EXISTS cost ~4 ms of CPU per fix to build; this costs one round trip.)
+#: One statement for a whole batch of stored fixes, no ORM compilation per fix: which of these
+#: users have a live walk, an exact-sharing meetup or an active proximity alert? (The ORM
+#: version of the same three EXISTS cost ~4 ms of CPU per fix to build; this costs one round
+#: trip per batch.)
 _FIX_LISTENERS_SQL = """
-SELECT EXISTS (
+SELECT u.id::text FROM unnest(%(u)s::uuid[]) AS u(id)
+WHERE EXISTS (
     SELECT 1 FROM walks_walk w
-    WHERE (w.initiator_id = %(u)s OR w.partner_id = %(u)s)
+    WHERE (w.initiator_id = u.id OR w.partner_id = u.id)
       AND ((w.status = %(accepted)s AND w.accepted_at > %(walk_cutoff)s)
         OR (w.status = %(in_progress)s AND w.start_time > %(walk_cutoff)s))
 ) OR EXISTS (
     SELECT 1 FROM walks_meetupparticipant p JOIN walks_meetup m ON m.id = p.meetup_id
-    WHERE p.user_id = %(u)s AND p.left_at IS NULL AND m.status = %(meetup_active)s AND m.time > %(meetup_cutoff)s
+    WHERE p.user_id = u.id AND p.left_at IS NULL AND m.status = %(meetup_active)s AND m.time > %(meetup_cutoff)s
 ) OR EXISTS (
     SELECT 1 FROM walks_proximityalert a
-    WHERE (a.from_user_id = %(u)s OR a.to_user_id = %(u)s) AND a.status = %(alert_active)s
+    WHERE (a.from_user_id = u.id OR a.to_user_id = u.id) AND a.status = %(alert_active)s
 )
 """
 
 
-def fix_listeners_any(user_id, now: datetime | None = None) -> bool:
-    """Whether a stored fix of ``user_id`` concerns any walk, meetup or proximity alert (one statement).
+def fix_listeners_of(user_ids, now: datetime | None = None) -> set[str]:
+    """Of ``user_ids``, those whose stored fix concerns a walk, meetup or proximity alert (one statement).
 
-    ``True`` when the user has a live walk (the rule of :func:`walks_live_for`),
-    an exact-sharing meetup (``walks.meet.meetups_exact_for``) or an active
-    proximity alert. The ``fix_stored`` receiver asks this first, so a fix of
-    a user with none of them (nearly every fix) costs one indexed statement.
-    ``tests/walks`` checks it agrees with the ORM selectors.
+    Returns their ids as strings. A user is in it when they have a live walk
+    (the rule of :func:`walks_live_for`), an exact-sharing meetup
+    (``walks.meet.meetups_exact_for``) or an active proximity alert. The
+    ``fixes_stored`` receiver asks this once per batch, so a batch of fixes
+    of users with none of them (nearly every fix) costs one indexed
+    statement. ``tests/walks`` checks it agrees with the ORM selectors.
     """
     from django.db import connection
 
     from .models import MeetupStatus, ProximityStatus
 
+    ids = [str(u) for u in user_ids]
+    if not ids:
+        return set()
     now = now or timezone.now()
     params = {
-        "u": user_id,
+        "u": ids,
         "accepted": WalkStatus.ACCEPTED.value,
         "in_progress": WalkStatus.IN_PROGRESS.value,
         "walk_cutoff": now - timedelta(seconds=settings.WALK_ACTIVE_TTL_S),
@@ -262,4 +268,9 @@ def fix_listeners_any(user_id, now: datetime | None = None) -> bool:
     }
     with connection.cursor() as cursor:
         cursor.execute(_FIX_LISTENERS_SQL, params)
-        return bool(cursor.fetchone()[0])
+        return {row[0] for row in cursor.fetchall()}
+
+
+def fix_listeners_any(user_id, now: datetime | None = None) -> bool:
+    """Whether a stored fix of ``user_id`` concerns any walk, meetup or proximity alert (:func:`fix_listeners_of`)."""
+    return str(user_id) in fix_listeners_of([user_id], now)

@@ -5,6 +5,8 @@ from .base import env
 LOCATION_TTL_S = env.int("LOCATION_TTL_S", default=300)
 LOCATION_MIN_INTERVAL_S = env.float("LOCATION_MIN_INTERVAL_S", default=1.0)
 LOCATION_MAX_FUTURE_S = env.int("LOCATION_MAX_FUTURE_S", default=60)
+# Group commit of socket fixes (geo.ingest): at most this many fixes per SQL statement.
+LOCATION_BATCH_MAX = env.int("LOCATION_BATCH_MAX", default=500)
 LOCATION_HISTORY_RETENTION_DAYS = env.int("LOCATION_HISTORY_RETENTION_DAYS", default=30)
 MAP_GRID_M = env.float("MAP_GRID_M", default=100.0)
 MAP_PUBLISH_TICK_S = env.float("MAP_PUBLISH_TICK_S", default=2.0)
