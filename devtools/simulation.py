@@ -538,6 +538,7 @@ class CityConfig:
     login_concurrency: int = 8
     drain_s: float = 3.0
     server_pid: int | None = None
+    batch: bool = True
 
 
 @dataclass
@@ -572,6 +573,7 @@ class CityReport:
                 "duration_s": c.duration_s,
                 "interval_s": c.interval_s,
                 "radius_m": c.radius_m,
+                "batch": c.batch,
                 "seed": c.seed,
                 "login": c.login,
             },
@@ -602,7 +604,12 @@ class CityReport:
                 "snapshot_items": m.snapshot_items,
                 "user_location": m.events["user:location"],
                 "user_gone": m.events["user:gone"],
-                "other": {k: v for k, v in m.events.items() if k not in ("map:snapshot", "user:location", "user:gone")},
+                "map_changes_frames": m.events["map:changes"],
+                "other": {
+                    k: v
+                    for k, v in m.events.items()
+                    if k not in ("map:snapshot", "user:location", "user:gone", "map:changes")
+                },
                 "deliveries_per_s": round(m.events["user:location"] / walk, 1),
                 "viewers_with_user_location": sum(1 for v in m.seen.values() if v),
             },
@@ -703,7 +710,11 @@ class _Client:
         frame_id = f"s{self.seq}"
         self.sub_pending[frame_id] = time.perf_counter()
         await self._send(
-            {"event": "map:subscribe", "id": frame_id, "data": {"lat": lat, "lng": lng, "radius": self.cfg.radius_m}}
+            {
+                "event": "map:subscribe",
+                "id": frame_id,
+                "data": {"lat": lat, "lng": lng, "radius": self.cfg.radius_m, "batch": self.cfg.batch},
+            }
         )
 
     async def _send(self, frame: dict) -> bool:
@@ -797,17 +808,25 @@ class _Client:
                 self.m.snapshot_items += 1
                 self.m.item_received(self.uid, item, "snapshot", self.centre, self.cfg.radius_m)
         elif event == "user:location":
-            target = str(data.get("user_id"))
-            self.m.item_received(self.uid, data, "user:location", self.centre, self.cfg.radius_m)
-            self.m.seen[self.uid].add(target)
-            published_at = data.get("published_at")
-            if isinstance(published_at, (int, float)):
-                self.m.delivery_s.append(received_at - published_at)
-            lat, lng = data.get("lat"), data.get("lng")
-            if isinstance(lat, (int, float)) and isinstance(lng, (int, float)):
-                age = self.m.fix_age(target, lat, lng, received_at)
-                if age is not None:
-                    self.m.fix_age_s.append(age)
+            self._location_item(data, received_at)
+        elif event == "map:changes":
+            for item in data.get("locations") or []:
+                self.m.events["user:location"] += 1
+                self._location_item(item, received_at)
+            self.m.events["user:gone"] += len(data.get("gone") or [])
+
+    def _location_item(self, data: dict, received_at: float) -> None:
+        target = str(data.get("user_id"))
+        self.m.item_received(self.uid, data, "user:location", self.centre, self.cfg.radius_m)
+        self.m.seen[self.uid].add(target)
+        published_at = data.get("published_at")
+        if isinstance(published_at, (int, float)):
+            self.m.delivery_s.append(received_at - published_at)
+        lat, lng = data.get("lat"), data.get("lng")
+        if isinstance(lat, (int, float)) and isinstance(lng, (int, float)):
+            age = self.m.fix_age(target, lat, lng, received_at)
+            if age is not None:
+                self.m.fix_age_s.append(age)
 
     async def wait_subscribed(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s

@@ -62,6 +62,22 @@ def user_location(user_id, lat: float, lng: float, precision_m: float, published
     }
 
 
+@server_event(
+    "map:changes",
+    fields={"locations": "list[user:location data]", "gone": "list[uuid]"},
+    groups=("cell.<geohash>",),
+    durable=False,
+)
+def map_changes(locations: list[dict], gone: list[str]) -> dict:
+    """One tick's changes of a ``map:subscribe`` with ``batch: true``, in one frame.
+
+    ``locations``: ``user:location`` payloads (newest per user); ``gone``:
+    ids that ``user:gone`` would have named. ``geo.realtime`` writes the same
+    shape from pre-encoded payloads.
+    """
+    return {"locations": locations, "gone": [str(uid) for uid in gone]}
+
+
 @server_event("user:gone", fields={"user_id": "uuid"}, groups=("cell.<geohash>",), durable=False)
 def user_gone(user_id) -> dict:
     """A user this socket was shown is no longer visible (stopped sharing, stale, left, blocked, ...)."""

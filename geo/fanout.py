@@ -10,8 +10,10 @@ coordinates nor the timing of an event locates anyone better than the grid
    visibility change) and the sharing users whose fix just went stale;
 2. locks their fix rows, moves ``public_cell``/``public_location`` to the
    current cell (or clears them when the user is no longer visible);
-3. after commit, sends one ``map.cell`` message per user to the ``cell.*``
-   tiles of the old and new snapped points. Consumers apply the visibility
+3. after commit, publishes the tick's changes (one ``map.cell`` dict per
+   user, with the ``cell.*`` tiles of its old and new snapped points) as one
+   Redis message; every server process hands each change to its local
+   subscriptions of those tiles (``geo.live``), which apply the visibility
    rule per viewer (``geo.selectors.visibility_allows``) before anything
    leaves the server.
 
@@ -22,6 +24,7 @@ index makes exactly one of them handle each tick.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 
@@ -32,9 +35,9 @@ from django.utils import timezone
 
 from accounts.models import Visibility
 from core.redis import get_redis, key
-from realtime.publish import channel_message_send
 
 from .grid import cell_centre, tiles_for_point
+from .live import map_changes_channel
 from .selectors import location_fresh_after
 from .services import map_dirty_key, map_live_key
 
@@ -87,13 +90,17 @@ def map_publish_tick(now=None, seq: int | None = None) -> dict:
         raise
     if still_live:
         r.zadd(map_live_key(), still_live)
-    published = 0
+    published_at = time.time()
+    changes = []
     for groups, message in messages:
-        message["published_at"] = time.time()
-        for group in groups:
-            channel_message_send(group, message, after_commit=False)
-            published += 1
-    return {"users": count, "published": published, "stale": len(stale)}
+        message["published_at"] = published_at
+        changes.append({**message, "tiles": groups})
+    # One Redis message per tick for every server process (geo.live): each decodes it once and
+    # hands each change to its local subscriptions of the change's tiles (bench: fan-out).
+    if changes:
+        payload = {"seq": seq, "published_at": published_at, "changes": changes}
+        get_redis().publish(map_changes_channel(), json.dumps(payload, separators=(",", ":")))
+    return {"users": count, "published": sum(len(groups) for groups, _ in messages), "stale": len(stale)}
 
 
 def _tick_apply(

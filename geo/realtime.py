@@ -1,44 +1,134 @@
 """Socket events of geo: ``location:update``, ``map:subscribe``, ``map:unsubscribe``.
 
 Server-to-client: ``map:snapshot``, ``user:location``, ``user:gone``
-(builders in ``geo/events.py``). Map fan-out arrives as ``map.cell`` messages
-on ``cell.<geohash>`` groups and is filtered per viewer here, with the
-visibility rule, before anything is sent. The socket's map state is
+(builders in ``geo/events.py``). Map fan-out arrives as ``map.cells`` messages
+(one per tile and tick, a list of ``map.cell`` changes) on ``cell.<geohash>``
+groups and is filtered per viewer here, with the visibility rule, before
+anything is sent. The socket's map state is
 ``consumer.state["geo"]`` (a :class:`MapSubscription`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from rest_framework import serializers
 
 from core.errors import RateLimited
 from core.ratelimit import rate_parse
 from core.validation import validated
+from realtime.catalog import event_frame
 from realtime.publish import run_sync
 from realtime.registry import handler, on_disconnect, on_message
 
 from . import events
 from .grid import haversine_m, tiles_for_circle
 from .ingest import fix_batcher_get
-from .selectors import TargetState, ViewerContext, map_nodes_list, viewer_context_get, visibility_allows
+from .live import map_fanout_get
+from .selectors import (
+    TargetState,
+    ViewerContext,
+    location_fresh_after,
+    map_nodes_list,
+    viewer_context_get,
+    visibility_allows,
+)
 from .serializers import AreaQuerySerializer, location_fix_parse
 
 
-@dataclass
+@dataclass(eq=False)
 class MapSubscription:
-    """A socket's live map area and what it has been told so far."""
+    """A socket's live map area, what it has been told so far, and its outgoing map frames.
+
+    ``pending``: changes that arrived while the snapshot was being read
+    (applied right after it, latest per user); ``outbox``: frames waiting to
+    be written, latest per user (a slow client gets each target's newest
+    state, never a backlog), written in order by one task per socket so a
+    slow client never holds up the process's fan-out.
+    """
 
     lat: float
     lng: float
     radius_m: float
     groups: list[str]
-    viewer: ViewerContext
+    viewer: ViewerContext | None
+    consumer: object = None
     visible: set[str] = field(default_factory=set)
     last_seq: dict[str, int] = field(default_factory=dict)
+    batch: bool = False
+    pending: dict[str, dict] = field(default_factory=dict)
+    outbox: dict[str, str] = field(default_factory=dict)
+    active: bool = True
+    _drain_task: asyncio.Task | None = None
+
+    def offer(self, change: dict) -> None:
+        """One map change from the tick (``geo.live``): judge it for this viewer and queue the frame, if any."""
+        if not self.active:
+            return
+        if self.viewer is None:
+            self.pending.pop(change["user_id"], None)
+            self.pending[change["user_id"]] = change
+            return
+        data_json = _cell_change_judge(self, change)
+        if data_json is not None:
+            self.queue(change["user_id"], data_json)
+
+    def queue(self, uid: str, data_json: str) -> None:
+        """Queue news of user ``uid`` (replacing unsent older news) and make sure it is written.
+
+        ``data_json``: an encoded ``user:location`` payload, or ``""`` for ``user:gone``.
+        """
+        self.outbox.pop(uid, None)
+        self.outbox[uid] = data_json
+        if self._drain_task is None or self._drain_task.done():
+            self._drain_task = asyncio.ensure_future(self._drain())
+
+    def snapshot_taken(self, viewer: ViewerContext, radius_m: float, visible: set[str]) -> None:
+        """The snapshot was sent: judge the changes that arrived meanwhile, then go live."""
+        self.viewer, self.radius_m, self.visible = viewer, radius_m, visible
+        pending, self.pending = self.pending, {}
+        for change in pending.values():
+            self.offer(change)
+
+    def close(self) -> None:
+        """Stop sending (unsubscribed, replaced or the socket closed)."""
+        self.active = False
+        self.outbox.clear()
+        self.pending.clear()
+
+    async def _drain(self) -> None:
+        # Runs after the tick's message was handed to every subscription, so in batch mode
+        # one frame carries this socket's whole tick (``map:changes``).
+        while self.outbox and self.active:
+            if self.batch:
+                news, self.outbox = self.outbox, {}
+                frames = [_changes_frame(news)]
+            else:
+                uid = next(iter(self.outbox))
+                frames = [_single_frame(uid, self.outbox.pop(uid))]
+            try:
+                for frame in frames:
+                    await self.consumer.send(text_data=frame)
+            except Exception:  # the socket is gone; its disconnect removes the subscription
+                self.close()
+                return
+
+
+def _single_frame(uid: str, data_json: str) -> str:
+    if data_json:
+        return event_frame("user:location", data_json=data_json)
+    return event_frame("user:gone", events.user_gone(uid))
+
+
+def _changes_frame(news: dict[str, str]) -> str:
+    """``map:changes`` (the shape of ``geo.events.map_changes``) from pre-encoded payloads."""
+    locations = ",".join(data_json for data_json in news.values() if data_json)
+    gone = json.dumps([uid for uid, data_json in news.items() if not data_json])
+    return event_frame("map:changes", data_json='{"locations":[' + locations + '],"gone":' + gone + "}")
 
 
 @dataclass
@@ -81,6 +171,7 @@ async def location_update(consumer, data):
 
 class _SubscribeSerializer(AreaQuerySerializer):
     role = None
+    batch = serializers.BooleanField(required=False, default=False)
 
 
 def _subscribe_rate_check(consumer) -> None:
@@ -121,11 +212,12 @@ def _snapshot(user, lat, lng, radius):
 
 @handler("map:subscribe")
 async def map_subscribe(consumer, data):
-    """Subscribe to the live map of a circle ``{lat, lng, radius?}`` (degrees, metres).
+    """Subscribe to the live map of a circle ``{lat, lng, radius?, batch?}`` (degrees, metres).
 
     Replaces any previous subscription of this socket. Sends ``map:snapshot``
     ``{"count", "results"}`` (the map nodes), then streams ``user:location``
-    and ``user:gone``. Ack ``{"radius", "tiles"}``. Errors: ``invalid`` (400),
+    and ``user:gone``; with ``batch: true``, one ``map:changes`` frame
+    ``{"locations", "gone"}`` per tick instead. Ack ``{"radius", "tiles"}``. Errors: ``invalid`` (400),
     ``rate_limited`` (429, past ``WS_MAP_SUBSCRIBE_RATE`` per socket). The
     tile cover is computed off the event loop and joins at most
     ``geo.grid.MAX_TILES_PER_SUBSCRIPTION`` groups, poles and antimeridian
@@ -136,30 +228,34 @@ async def map_subscribe(consumer, data):
     lat, lng = values["lat"], values["lng"]
     await map_unsubscribe_all(consumer)
     radius, groups = await run_sync(_subscribe_prepare)(consumer.user, lat, lng, values.get("radius"))
-    # Join the tiles before taking the snapshot: a change published in
-    # between is queued and applied after the snapshot is sent.
-    for group in groups:
-        await consumer.channel_layer.group_add(group, consumer.channel_name)
-    sub = MapSubscription(lat=lat, lng=lng, radius_m=radius, groups=groups, viewer=None)
+    # Index the tiles (and have Redis confirm this process listens) before taking the
+    # snapshot: a change published in between waits in ``pending`` and is applied after it.
+    sub = MapSubscription(
+        lat=lat, lng=lng, radius_m=radius, groups=groups, viewer=None, consumer=consumer, batch=values["batch"]
+    )
+    fanout = map_fanout_get()
+    await fanout.add(sub)
     _state(consumer).subscription = sub
-    viewer, radius, nodes = await run_sync(_snapshot)(consumer.user, lat, lng, radius)
-    sub.viewer = viewer
-    sub.radius_m = radius
-    sub.visible = {n["user_id"] for n in nodes}
-    await consumer.send_event("map:snapshot", events.map_snapshot(nodes))
+    try:
+        viewer, radius, nodes = await run_sync(_snapshot)(consumer.user, lat, lng, radius)
+        await consumer.send_event("map:snapshot", events.map_snapshot(nodes))
+    except BaseException:
+        await map_unsubscribe_all(consumer)
+        raise
+    sub.snapshot_taken(viewer, radius, {n["user_id"] for n in nodes})
     return {"radius": radius, "tiles": len(groups)}
 
 
 @on_disconnect
 async def map_unsubscribe_all(consumer) -> None:
-    """Leave every ``cell.*`` group this socket joined and forget its map state (also on disconnect)."""
+    """Forget this socket's map subscription and its tiles (also on disconnect)."""
     state = consumer.state.get("geo")
     sub = state.subscription if state else None
     if state:
         state.subscription = None
     if sub:
-        for group in sub.groups:
-            await consumer.channel_layer.group_discard(group, consumer.channel_name)
+        sub.close()
+        map_fanout_get().remove(sub)
 
 
 @handler("map:unsubscribe")
@@ -169,54 +265,57 @@ async def map_unsubscribe(consumer, data):
     return {"subscribed": False}
 
 
-#: Encoded ``user:location`` frames by (user id, tick seq, lat, lng): every viewer allowed to see
-#: one cell change gets the same bytes, so the frame is built and encoded once per process.
-_FRAME_CACHE: dict[tuple, str] = {}
-_FRAME_CACHE_MAX = 20_000
+#: Encoded ``user:location`` payloads by (user id, tick seq, lat, lng, published_at): every viewer
+#: allowed to see one cell change gets the same bytes, so it is built and encoded once per process.
+_DATA_CACHE: dict[tuple, str] = {}
+_DATA_CACHE_MAX = 20_000
 
 
-def _location_frame(message: dict) -> str:
+def _location_data_json(message: dict) -> str:
     cache_key = (message["user_id"], message.get("seq"), message["lat"], message["lng"], message.get("published_at"))
-    frame = _FRAME_CACHE.get(cache_key)
-    if frame is None:
-        if len(_FRAME_CACHE) >= _FRAME_CACHE_MAX:
-            _FRAME_CACHE.clear()
+    encoded = _DATA_CACHE.get(cache_key)
+    if encoded is None:
+        if len(_DATA_CACHE) >= _DATA_CACHE_MAX:
+            _DATA_CACHE.clear()
         data = events.user_location(
             message["user_id"], message["lat"], message["lng"], settings.MAP_GRID_M, message.get("published_at")
         )
-        frame = _FRAME_CACHE[cache_key] = json.dumps({"event": "user:location", "data": data})
-    return frame
+        encoded = _DATA_CACHE[cache_key] = json.dumps(data)
+    return encoded
 
 
-@on_message("map.cell")
-async def map_cell_received(consumer, message: dict) -> None:
-    """Apply the visibility rule to one ``map.cell`` message for this socket's viewer.
+def _cell_change_judge(sub: MapSubscription, message: dict) -> str | None:
+    """Apply the visibility rule to one change for this viewer.
 
-    Sends ``user:location`` when the target is visible inside the circle,
-    ``user:gone`` when a target this socket was shown no longer is.
+    Returns the encoded ``user:location`` payload (shared by every viewer of
+    the change) when the target is visible inside the circle, ``""`` when a
+    target this socket was shown no longer is (``user:gone``), ``None`` when
+    nothing is to be sent (including a change already seen through another tile).
     """
-    state = consumer.state.get("geo")
-    sub: MapSubscription | None = state.subscription if state else None
-    if sub is None or sub.viewer is None:
-        return
     uid = message["user_id"]
     seq = message.get("seq", 0)
     if sub.last_seq.get(uid) == seq:
-        return  # the same change reached us through two tiles
+        return None  # the same change reached us through two tiles
     sub.last_seq[uid] = seq
-    target = TargetState.from_message(message)
+    # The target's state and the freshness cut-off are computed once per change and process:
+    # the change dict is shared by every local subscription of its tiles (geo.live).
+    target = message.get("_target")
+    if target is None:
+        target = message["_target"] = TargetState.from_message(message)
+        message["_fresh_after"] = location_fresh_after()
     allowed = (
         message.get("lat") is not None
-        and visibility_allows(sub.viewer, target)
+        and visibility_allows(sub.viewer, target, fresh_after=message["_fresh_after"])
         and haversine_m(sub.lat, sub.lng, message["lat"], message["lng"]) <= sub.radius_m
     )
     if allowed:
         sub.visible.add(uid)
-        await consumer.send(text_data=_location_frame(message))
-    elif uid in sub.visible:
+        return _location_data_json(message)
+    if uid in sub.visible:
         sub.visible.discard(uid)
         sub.last_seq.pop(uid, None)
-        await consumer.send_event("user:gone", events.user_gone(uid))
+        return ""
+    return None
 
 
 @on_message("map.refresh")
@@ -228,17 +327,19 @@ async def map_refresh_received(consumer, message: dict | None = None) -> None:
     """
     state = consumer.state.get("geo")
     sub: MapSubscription | None = state.subscription if state else None
-    if sub is None:
-        return
+    if sub is None or sub.viewer is None:
+        return  # no map, or its snapshot is being read with the context as it is now
     viewer, _, nodes = await run_sync(_snapshot)(consumer.user, sub.lat, sub.lng, sub.radius_m)
+    if not sub.active:
+        return
     sub.viewer = viewer
     now_visible = {n["user_id"]: n for n in nodes}
+    # Through the subscription's outbox, so these frames keep their order with the tick's.
     for uid in sorted(sub.visible - set(now_visible)):
         sub.visible.discard(uid)
-        await consumer.send_event("user:gone", events.user_gone(uid))
+        sub.queue(uid, "")
     for uid, node in now_visible.items():
         if uid not in sub.visible:
             sub.visible.add(uid)
-            await consumer.send_event(
-                "user:location", events.user_location(uid, node["lat"], node["lng"], node["precision_m"], None)
-            )
+            data = events.user_location(uid, node["lat"], node["lng"], node["precision_m"], None)
+            sub.queue(uid, json.dumps(data))

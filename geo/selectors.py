@@ -220,15 +220,19 @@ def location_fresh_after(now: datetime | None = None) -> datetime:
     return datetime.fromtimestamp(epoch_s - (epoch_s % FRESHNESS_QUANTUM_S), tz=UTC)
 
 
-def visibility_allows(viewer: ViewerContext, target: TargetState, now: datetime | None = None) -> bool:
+def visibility_allows(
+    viewer: ViewerContext, target: TargetState, now: datetime | None = None, *, fresh_after: datetime | None = None
+) -> bool:
     """Clauses 1-6 and 8 of the rule in Python (the radius, clause 7, is checked by the caller).
 
     Clause 3 uses ``viewer.matured_roles``; clause 8 ``target.contacts_only``
-    against ``viewer.contact_ids``. ``now`` defaults to the current time.
+    against ``viewer.contact_ids``. ``now`` defaults to the current time;
+    ``fresh_after``, when given, is ``location_fresh_after(now)`` computed
+    once by a caller judging many pairs (the live fan-out).
     """
     if target.user_id == viewer.user_id or not target.sharing or target.recorded_at is None:
         return False
-    if target.recorded_at <= location_fresh_after(now):
+    if target.recorded_at <= (fresh_after or location_fresh_after(now)):
         return False
     if target.visible_roles and not (target.visible_roles & viewer.matured_roles):
         return False

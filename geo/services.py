@@ -10,6 +10,7 @@ it, then tell the map tick after commit.
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -97,7 +98,7 @@ WITH v AS (
         (user_id, location, accuracy_m, speed_mps, heading_deg, recorded_at, received_at, cell, public_cell)
     SELECT user_id, ST_SetSRID(ST_MakePoint(lng, lat), 4326)::geography,
            accuracy_m, speed_mps, heading_deg, recorded_at, received_at, cell, ''
-    FROM v
+    FROM v ORDER BY user_id
     ON CONFLICT (user_id) DO UPDATE SET
         location = EXCLUDED.location, accuracy_m = EXCLUDED.accuracy_m, speed_mps = EXCLUDED.speed_mps,
         heading_deg = EXCLUDED.heading_deg, recorded_at = EXCLUDED.recorded_at,
@@ -150,7 +151,8 @@ def location_record_many(items: list[tuple], *, received_at: list[datetime] | No
     now). An outcome is a :class:`FixResult`, or the exception that refused
     that fix alone (``InvalidInput`` ``timestamp_in_future``, ``RateLimited``).
     An outage of PostgreSQL or Redis raises for the whole batch (nothing is
-    stored: the statement is atomic). Fixes are committed when this returns
+    stored: a batch is one statement, or one transaction when a user has
+    several fixes in it). Fixes are committed when this returns
     (autocommit) or with the caller's transaction; the map bookkeeping
     (one Redis pipeline) and the ``fix_stored``/``fixes_stored`` signals run
     after commit, once per batch. Several fixes of one user in a batch are
@@ -159,6 +161,9 @@ def location_record_many(items: list[tuple], *, received_at: list[datetime] | No
     """
     now = timezone.now()
     received = received_at or [now] * len(items)
+    # Canonical ids: the rows come back keyed by ``user_id::text``, and a user given once as a
+    # UUID and once as a string must still land in two rounds.
+    items = [(uuid.UUID(str(uid)), values) for uid, values in items]
     outcomes: list = [None] * len(items)
     accepted: list[int] = []
     for i, (_, values) in enumerate(items):
@@ -192,8 +197,12 @@ def location_record_many(items: list[tuple], *, received_at: list[datetime] | No
                 break
         else:
             rounds.append(({uid}, [i]))
-    for _, indexes in rounds:
-        _record_round(items, indexes, received, outcomes, stored)
+    if len(rounds) == 1:
+        _record_round(items, rounds[0][1], received, outcomes, stored)  # one statement: atomic on its own
+    else:
+        with transaction.atomic():  # several rounds commit together or not at all
+            for _, indexes in rounds:
+                _record_round(items, indexes, received, outcomes, stored)
     if stored:
         transaction.on_commit(lambda: _fixes_stored_after_commit(stored))
     return outcomes
@@ -203,6 +212,9 @@ def _record_round(items, indexes: list[int], received, outcomes: list, stored: l
     """Run :data:`_RECORD_MANY` for ``indexes`` (one fix per user) and fill their outcomes."""
     uids, lats, lngs, acc, spd, hdg, rec, recv, cells = [], [], [], [], [], [], [], [], []
     cell_by_index = {}
+    # Rows are locked in user-id order, so two batches of two server processes sharing users
+    # never wait on each other in opposite orders (a deadlock would fail a whole batch).
+    indexes = sorted(indexes, key=lambda i: items[i][0])
     for i in indexes:
         uid, values = items[i]
         cell = cell_for(values["lat"], values["lng"])

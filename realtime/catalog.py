@@ -79,3 +79,21 @@ def event_spec_get(name: str) -> EventSpec:
         return CATALOG[name]
     except KeyError:
         raise LookupError(f"server event {name!r} is not in the catalog (declare it with @server_event)") from None
+
+
+def event_frame(name: str, data: dict | None = None, *, data_json: str | None = None) -> str:
+    """The encoded text frame ``{"event": name, "data": data}`` of a declared, non-durable event.
+
+    For frames built once and written to many sockets (the live map).
+    ``data_json``: the payload already encoded as a JSON object (shared by
+    many frames); otherwise ``data`` is encoded here. Raises ``LookupError``
+    for an undeclared event and ``ValueError`` for a durable one (those go
+    through ``realtime.publish.publish``: they need an ``offset``).
+    """
+    import json
+
+    if event_spec_get(name).durable:
+        raise ValueError(f"{name} is durable: publish it")
+    if data_json is None:
+        data_json = json.dumps(data, default=str)
+    return '{"event":"' + name + '","data":' + data_json + "}"

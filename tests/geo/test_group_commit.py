@@ -600,15 +600,6 @@ def test_nothing_reaches_the_map_before_commit(make_user, redis_clean, django_ca
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "geo.services.location_record_many runs one statement per round without a transaction: in autocommit "
-        "(the socket path) a failure of round 2 leaves round 1's fixes committed, while every item hears the "
-        "error and fixes_stored / the map bookkeeping never run for them; its docstring promises "
-        "'nothing is stored: the statement is atomic'"
-    ),
-)
 def test_a_failure_in_a_later_round_stores_nothing(make_user, fixes_received):
     from django.db import connection
 
@@ -631,15 +622,6 @@ def test_a_failure_in_a_later_round_stores_nothing(make_user, fixes_received):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "geo.services.location_record_many locks users' geo_locationfix rows in batch (arrival) order: two "
-        "server processes' concurrent batches holding the same users in opposite orders deadlock, and "
-        "PostgreSQL aborts one whole batch (every socket in it hears 503) after deadlock_timeout; locking "
-        "in a consistent order (rows sorted by user id) avoids it"
-    ),
-)
 def test_concurrent_batches_with_the_same_users_in_opposite_orders_both_succeed(make_user):
     import threading
 
@@ -699,14 +681,6 @@ def test_concurrent_batches_with_the_same_users_in_opposite_orders_both_succeed(
 # --- user ids that are not UUID objects (no caller passes them today: latent) ------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "geo.services._record_round matches the statement's rows to items by str(user_id) == user_id::text: a "
-        "user id given as another spelling of its UUID (capitals, no hyphens) is stored, yet answered NotFound "
-        "and left out of fixes_stored and the map bookkeeping"
-    ),
-)
 def test_a_user_id_in_another_uuid_spelling_is_answered_as_stored(
     make_user, fixes_received, django_capture_on_commit_callbacks
 ):
@@ -718,14 +692,6 @@ def test_a_user_id_in_another_uuid_spelling_is_answered_as_stored(
     assert len(fixes_received) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "geo.services.location_record_many puts items into rounds by the raw user_id value: one user given as "
-        "a UUID and as its string lands twice in one statement, PostgreSQL refuses it ('ON CONFLICT DO UPDATE "
-        "command cannot affect row a second time') and the whole batch fails"
-    ),
-)
 def test_one_user_given_as_uuid_and_as_string_is_judged_in_order(make_user):
     alice, bob = make_user(), make_user()
     outcomes = location_record_many(

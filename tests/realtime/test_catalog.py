@@ -16,7 +16,7 @@ SOURCE_DIRS = ["core", "realtime", "accounts", "geo", "places", "devtools", "con
     d for d in ("walks", "events", "parties", "messaging", "notifications", "ads") if (ROOT / d).is_dir()
 ]
 _PUBLISH = re.compile(r"\bpublish(?:_now)?\(\s*[^,()]+(?:\([^()]*\))?\s*,\s*\"([a-z_:]+)\"")
-_SEND = re.compile(r"\bsend_event\(\s*\"([a-z_:]+)\"")
+_SEND = re.compile(r"\b(?:send_event|event_frame)\(\s*\"([a-z_:]+)\"")
 
 
 def _project_catalog() -> dict:

@@ -43,6 +43,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--password", default=None, help="demo users' password (settings.DEMO_USER_PASSWORD)")
         parser.add_argument("--setup-timeout", type=float, default=600.0, help="bound of login+connect, seconds")
+        parser.add_argument(
+            "--per-event",
+            action="store_true",
+            help="subscribe without batch: one user:location/user:gone frame per change (default: map:changes)",
+        )
         parser.add_argument("--server-pid", type=int, default=None, help="sample this process' CPU and RSS")
 
     def handle(self, *args, **opts):
@@ -71,6 +76,7 @@ class Command(BaseCommand):
             seed=opts["seed"],
             password=opts["password"] or simulation.demo_password(),
             login=opts["login"],
+            batch=not opts["per_event"],
             setup_timeout_s=opts["setup_timeout"],
             server_pid=opts["server_pid"],
         )
