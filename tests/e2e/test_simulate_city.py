@@ -143,10 +143,17 @@ def test_violation_counter_through_received_frames():
     centre = cell_for(*HEL, 100.0)
     frame = {"event": "user:location", "data": {"user_id": "ok", "lat": centre.lat, "lng": centre.lng}}
     client._frame(json.dumps(frame), 0.0, 0.0)
+    assert metrics.violations == {}  # live items are judged after the run
+    metrics.items_judge(500.0)
     assert metrics.violations == {"show_roles": 1}
+    batch = {"event": "map:changes", "data": {"locations": [{**frame["data"], "user_id": "off"}], "gone": ["x"]}}
+    client._frame(json.dumps(batch), 0.0, 0.0)
+    metrics.items_judge(500.0)
+    assert metrics.violations == {"show_roles": 2, "not_sharing": 1}  # "off" breaks both clauses
+    assert metrics.events["user:location"] == 2 and metrics.events["user:gone"] == 1
     snapshot = {"event": "map:snapshot", "data": {"count": 1, "results": [{**frame["data"], "user_id": "off"}]}}
     client._frame(json.dumps(snapshot), 0.0, 0.0)
-    assert metrics.violation_count == 2 and metrics.violations["not_sharing"] == 1
+    assert metrics.violation_count == 3 and metrics.violations["not_sharing"] == 2
     client._frame(json.dumps({"event": "error", "data": {"code": "rate_limited"}}), 0.0, 0.0)
     assert metrics.errors["rate_limited"] == 1
 
