@@ -102,34 +102,43 @@ class MapSubscription:
 
     def writable(self) -> bool:
         """Whether the socket's transport accepts writes now (uvicorn's flow control; unknown servers: yes)."""
-        event = getattr(getattr(self.consumer.base_send, "__self__", None), "writable", None)
+        event = getattr(getattr(getattr(self.consumer, "base_send", None), "__self__", None), "writable", None)
         return event is None or event.is_set()
 
     async def flush(self) -> None:
-        """Write the outbox now, or leave it to this socket's own drain task when it is slow or busy."""
+        """Write the outbox now while the transport takes it; hand the rest to this socket's own task.
+
+        Called by the tick's one flush task: a write never waits on a paused
+        transport here (a slow client), so no socket holds up the others.
+        """
         if self._drain_task is not None and not self._drain_task.done():
             return  # its drain task is writing (a slow client): it picks up the new news
-        if not self.writable():
-            self._drain_task = asyncio.ensure_future(self._drain())
-            return
-        await self._drain()
+        while self.outbox and self.active:
+            if not self.writable():
+                self._drain_task = asyncio.ensure_future(self._drain())
+                return
+            if not await self._send_next():
+                return
 
     async def _drain(self) -> None:
-        # Runs after the tick's message was handed to every subscription, so in batch mode
-        # one frame carries this socket's whole tick (``map:changes``).
         while self.outbox and self.active:
-            if self.batch:
-                news, self.outbox = self.outbox, {}
-                frames = [_changes_frame(news)]
-            else:
-                uid = next(iter(self.outbox))
-                frames = [_single_frame(uid, self.outbox.pop(uid))]
-            try:
-                for frame in frames:
-                    await self.consumer.send(text_data=frame)
-            except Exception:  # the socket is gone; its disconnect removes the subscription
-                self.close()
+            if not await self._send_next():
                 return
+
+    async def _send_next(self) -> bool:
+        """Write the next frame (batch mode: all the news in one ``map:changes``); False once the socket is gone."""
+        if self.batch:
+            news, self.outbox = self.outbox, {}
+            frame = _changes_frame(news)
+        else:
+            uid = next(iter(self.outbox))
+            frame = _single_frame(uid, self.outbox.pop(uid))
+        try:
+            await self.consumer.send(text_data=frame)
+        except Exception:  # the socket is gone; its disconnect removes the subscription
+            self.close()
+            return False
+        return True
 
 
 #: Subscriptions with news, per event loop, written by one flush task after the tick's message

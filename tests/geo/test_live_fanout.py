@@ -378,26 +378,12 @@ async def test_add_when_redis_is_unreachable_answers_503_and_indexes_nothing(set
 # --- MapSubscription: slow clients, close ------------------------------------------------------
 
 
-_INLINE_DRAIN_STALL = (
-    "geo.realtime._flush_all (a7016b6) awaits sub.flush() -> _drain() inline for a socket whose transport reads"
-    " writable; in single-frame mode _drain writes one frame per outbox entry, and when the first write pauses"
-    " the transport (uvicorn clears `writable`) the next send waits inside the shared flush task: the other"
-    " sockets of that tick and of every later tick (_DIRTY[loop] stays registered) get nothing until the slow"
-    " client reads again"
-)
-
-
 @pytest.mark.parametrize(
     ("batch", "free_sends"),
     [
         pytest.param(False, 0, id="single-stopped_reading"),
         pytest.param(True, 0, id="batch-stopped_reading"),
-        pytest.param(
-            False,
-            1,
-            id="single-pauses_mid_write",
-            marks=pytest.mark.xfail(strict=True, reason=_INLINE_DRAIN_STALL),
-        ),
+        pytest.param(False, 1, id="single-pauses_mid_write"),
         pytest.param(True, 1, id="batch-pauses_mid_write"),
     ],
 )
@@ -454,7 +440,6 @@ async def test_slow_consumer_never_blocks_others_and_keeps_latest_per_user(batch
             fanout.remove(sub)
 
 
-@pytest.mark.xfail(strict=True, reason=_INLINE_DRAIN_STALL)
 async def test_client_paused_mid_write_does_not_stall_later_ticks_of_other_tiles():
     fanout = MapFanout()
     gate = asyncio.Event()
