@@ -169,14 +169,16 @@ class WebPushReceiver:
                 )
             except Exception as exc:  # recorded; the test asserts on it
                 push.error = f"{type(exc).__name__}: {exc}"
+        # Recorded before answering: a sender that got its answer finds its push in ``received()``.
+        with self._cond:
+            self.pushes.append(push)
+            number = len(self.pushes)
+            self._cond.notify_all()
         handler.send_response(status)
         handler.send_header("Content-Length", "0")
         if status == 201:
-            handler.send_header("Location", f"{self.base_url}/message/{len(self.pushes) + 1}")
+            handler.send_header("Location", f"{self.base_url}/message/{number}")
         handler.end_headers()
-        with self._cond:
-            self.pushes.append(push)
-            self._cond.notify_all()
 
     def received(self, name: str | None = None) -> list[Push]:
         """Pushes received so far (for subscription ``name``, or all)."""
