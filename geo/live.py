@@ -47,7 +47,7 @@ class MapFanout:
     """This event loop's map subscriptions by tile, and the one Redis listener that feeds them.
 
     A subscription is any object with ``groups`` (tile group names) and
-    ``offer(change: dict)`` (apply one change; must not block).
+    ``offer_many(changes: list[dict])`` (apply one tile's changes; must not block).
     """
 
     def __init__(self):
@@ -86,16 +86,25 @@ class MapFanout:
             self._task = None
 
     def deliver(self, payload: dict) -> int:
-        """Hand each change of one tick to the subscriptions of its tiles; returns the offers made."""
+        """Hand each change of one tick to the subscriptions of its tiles; returns the offers made.
+
+        Changes are grouped per tile first, so each subscription gets one
+        call per tile it watches (``offer_many``), in the tick's order.
+        """
         seq, published_at = payload.get("seq"), payload.get("published_at")
-        offers = 0
+        by_tile: dict[str, list[dict]] = {}
+        tiles = self.tiles
         for change in payload.get("changes", ()):
             change["seq"] = seq
             change["published_at"] = published_at
             for group in change.get("tiles", ()):
-                for sub in tuple(self.tiles.get(group, ())):
-                    sub.offer(change)
-                    offers += 1
+                if group in tiles:
+                    by_tile.setdefault(group, []).append(change)
+        offers = 0
+        for group, changes in by_tile.items():
+            for sub in tuple(tiles.get(group, ())):
+                sub.offer_many(changes)
+                offers += len(changes)
         return offers
 
     async def _listen(self, ready: asyncio.Event) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from realtime.publish import run_sync
 from realtime.registry import handler, on_disconnect, on_message
 
 from . import events
-from .grid import haversine_m, tiles_for_circle
+from .grid import METRES_PER_DEGREE, haversine_m, tiles_for_circle
 from .ingest import fix_batcher_get
 from .live import map_fanout_get
 from .selectors import (
@@ -65,6 +66,8 @@ class MapSubscription:
     outbox: dict[str, str] = field(default_factory=dict)
     active: bool = True
     _drain_task: asyncio.Task | None = None
+    _box_key: tuple | None = None
+    _box_value: tuple | None = None
 
     def offer(self, change: dict) -> None:
         """One map change from the tick (``geo.live``): judge it for this viewer and queue the frame, if any."""
@@ -77,6 +80,49 @@ class MapSubscription:
         data_json = _cell_change_judge(self, change)
         if data_json is not None:
             self.queue(change["user_id"], data_json)
+
+    def offer_many(self, changes: list[dict]) -> None:
+        """The changes of one tile and tick, in order: :meth:`offer` each, skipping the far ones cheaply.
+
+        A change whose point lies outside the circle's bounding box (a
+        conservative box, none near the poles or the antimeridian) and whose
+        user this socket is not showing needs no judgement: it can only be
+        "nothing to send". Every other change goes through the full rule.
+        """
+        if not self.active:
+            return
+        if self.viewer is None:
+            for change in changes:
+                self.offer(change)
+            return
+        box = self._box()
+        visible = self.visible
+        for change in changes:
+            lat = change["lat"]
+            if box is not None and change["user_id"] not in visible:
+                if lat is None:
+                    continue
+                lng = change["lng"]
+                if lat < box[0] or lat > box[1] or lng < box[2] or lng > box[3]:
+                    continue
+            data_json = _cell_change_judge(self, change)
+            if data_json is not None:
+                self.queue(change["user_id"], data_json)
+
+    def _box(self) -> tuple[float, float, float, float] | None:
+        """``(min_lat, max_lat, min_lng, max_lng)`` holding the circle with 1 % to spare, or ``None``."""
+        key = (self.lat, self.lng, self.radius_m)
+        if self._box_key != key:
+            dlat = self.radius_m / METRES_PER_DEGREE * 1.01 + 1e-6
+            low, high = self.lat - dlat, self.lat + dlat
+            cos = math.cos(math.radians(max(abs(low), abs(high))))
+            box = None
+            if low > -89.0 and high < 89.0 and cos > 1e-3:
+                dlng = dlat / cos
+                if -180.0 < self.lng - dlng and self.lng + dlng < 180.0:
+                    box = (low, high, self.lng - dlng, self.lng + dlng)
+            self._box_key, self._box_value = key, box
+        return self._box_value
 
     def queue(self, uid: str, data_json: str) -> None:
         """Queue news of user ``uid`` (replacing unsent older news) and make sure it is written.

@@ -77,14 +77,14 @@ def closed_port() -> int:
 
 
 class FakeSub:
-    """The interface MapFanout needs: ``groups`` and a non-blocking ``offer``."""
+    """The interface MapFanout needs: ``groups`` and a non-blocking ``offer_many``."""
 
     def __init__(self, *groups: str):
         self.groups = list(groups)
         self.offers: list[dict] = []
 
-    def offer(self, change: dict) -> None:
-        self.offers.append(change)
+    def offer_many(self, changes: list[dict]) -> None:
+        self.offers.extend(changes)
 
     @property
     def offered_ids(self) -> list[str]:
