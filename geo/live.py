@@ -34,6 +34,11 @@ from core.redis import key
 
 logger = logging.getLogger(__name__)
 
+#: Offers (subscription x change) judged between two yields to the event loop (~10 ms of work).
+YIELD_EVERY_OFFERS = 4000
+#: Callbacks run after each tick was handed out (no arguments, on the event loop).
+AFTER_DELIVERY: list = []
+
 #: Seconds :meth:`MapFanout.add` waits for the Redis subscription before answering 503.
 SUBSCRIBE_TIMEOUT_S = 5.0
 
@@ -52,6 +57,7 @@ class MapFanout:
 
     def __init__(self):
         self.tiles: dict[str, set] = {}
+        self.delivering = False
         self._task: asyncio.Task | None = None
         self._ready: asyncio.Event | None = None
 
@@ -91,6 +97,31 @@ class MapFanout:
         Changes are grouped per tile first, so each subscription gets one
         call per tile it watches (``offer_many``), in the tick's order.
         """
+        return sum(self._offer_steps(payload))
+
+    async def deliver_async(self, payload: dict) -> int:
+        """:meth:`deliver` on the event loop, letting other sockets' frames through every ``YIELD_EVERY_OFFERS``.
+
+        While it runs, :attr:`delivering` is true; afterwards every
+        :data:`AFTER_DELIVERY` callback runs once (``geo.realtime`` writes
+        the outboxes then, so a socket gets one ``map:changes`` per tick).
+        """
+        self.delivering = True
+        offers = budget = 0
+        try:
+            for count in self._offer_steps(payload):
+                offers += count
+                budget += count
+                if budget >= YIELD_EVERY_OFFERS:
+                    budget = 0
+                    await asyncio.sleep(0)  # acks and other frames wait at most one slice
+        finally:
+            self.delivering = False
+            for callback in AFTER_DELIVERY:
+                callback()
+        return offers
+
+    def _offer_steps(self, payload: dict):
         seq, published_at = payload.get("seq"), payload.get("published_at")
         by_tile: dict[str, list[dict]] = {}
         tiles = self.tiles
@@ -100,12 +131,10 @@ class MapFanout:
             for group in change.get("tiles", ()):
                 if group in tiles:
                     by_tile.setdefault(group, []).append(change)
-        offers = 0
         for group, changes in by_tile.items():
             for sub in tuple(tiles.get(group, ())):
                 sub.offer_many(changes)
-                offers += len(changes)
-        return offers
+                yield len(changes)
 
     async def _listen(self, ready: asyncio.Event) -> None:
         while True:
@@ -123,7 +152,7 @@ class MapFanout:
                     if message.get("type") != "message":
                         continue
                     try:
-                        self.deliver(json.loads(message["data"]))
+                        await self.deliver_async(json.loads(message["data"]))
                     except Exception:
                         logger.exception("map tick message not delivered")
             except asyncio.CancelledError:

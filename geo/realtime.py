@@ -30,7 +30,7 @@ from realtime.registry import handler, on_disconnect, on_message
 from . import events
 from .grid import METRES_PER_DEGREE, haversine_m, tiles_for_circle
 from .ingest import fix_batcher_get
-from .live import map_fanout_get
+from .live import AFTER_DELIVERY, map_fanout_get
 from .selectors import (
     TargetState,
     ViewerContext,
@@ -187,30 +187,47 @@ class MapSubscription:
         return True
 
 
-#: Subscriptions with news, per event loop, written by one flush task after the tick's message
-#: was handed out (a task per socket and tick cost ~8 % of the loop in the 1 000-socket city).
+#: Per event loop: the subscriptions with news and the one task writing them. While a tick is
+#: being handed out (``geo.live``) nothing is written, so a socket gets one ``map:changes`` per
+#: tick; a task per socket and tick cost ~8 % of the loop in the 1 000-socket city.
 _DIRTY: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _flush_schedule(sub: MapSubscription) -> None:
     loop = asyncio.get_running_loop()
-    dirty = _DIRTY.get(loop)
-    if dirty is None:
-        dirty = _DIRTY[loop] = {}
-        loop.create_task(_flush_all(loop, dirty))
-    dirty[id(sub)] = sub
+    state = _DIRTY.get(loop)
+    if state is None:
+        state = _DIRTY[loop] = {"subs": {}, "task": None}
+    state["subs"][id(sub)] = sub
+    if not map_fanout_get().delivering:
+        _flush_kick()
 
 
-async def _flush_all(loop, dirty: dict) -> None:
+def _flush_kick() -> None:
+    """Start the loop's flush task if there is news and it is not running (``geo.live.AFTER_DELIVERY``)."""
+    loop = asyncio.get_running_loop()
+    state = _DIRTY.get(loop)
+    if state and state["subs"] and (state["task"] is None or state["task"].done()):
+        state["task"] = loop.create_task(_flush_all(state["subs"]))
+
+
+AFTER_DELIVERY.append(_flush_kick)
+
+
+async def _flush_all(dirty: dict) -> None:
     """Write every dirty subscription's outbox; a socket whose transport is paused gets its own task."""
-    try:
-        while dirty:
-            _, sub = dirty.popitem()
-            if sub.active and sub.outbox:
-                await sub.flush()
-    finally:
-        if _DIRTY.get(loop) is dirty:
-            del _DIRTY[loop]
+    written = 0
+    while dirty:
+        _, sub = dirty.popitem()
+        if sub.active and sub.outbox:
+            await sub.flush()
+            written += 1
+            if written % FLUSH_YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # let acks and other frames through
+
+
+#: Sockets written between two yields of the flush task to the event loop.
+FLUSH_YIELD_EVERY = 200
 
 
 def _single_frame(uid: str, data_json: str) -> str:
