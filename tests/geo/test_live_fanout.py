@@ -674,3 +674,45 @@ async def test_subscribe_when_redis_is_unreachable_errors_and_leaves_nothing(mk,
     assert [n["user_id"] for n in snap["results"]] == [str(mover.pk)]
     await comm.disconnect()
     assert map_fanout_get().tiles == {}
+
+
+@pytest.mark.asyncio
+async def test_a_tick_handed_out_in_slices_still_gives_one_map_changes_frame_per_socket(monkeypatch):
+    """``deliver_async`` yields to the loop between slices; nothing is written before the tick is all out."""
+    import geo.live
+
+    monkeypatch.setattr(geo.live, "YIELD_EVERY_OFFERS", 1)  # yield after every (subscription, tile)
+    fanout = geo.live.map_fanout_get()  # the loop's own: its ``delivering`` is what the outboxes look at
+    consumer, single = FakeConsumer(), FakeConsumer()
+    batch_sub = subscription(consumer, ["cell.t1", "cell.t2"], batch=True)
+    single_sub = subscription(single, ["cell.t1", "cell.t2"])
+    for sub in (batch_sub, single_sub):
+        for group in sub.groups:
+            fanout.tiles.setdefault(group, set()).add(sub)
+    a, b, c = (str(uuid.uuid4()) for _ in range(3))
+    payload = tick_payload(
+        cell_change(a, *centre(HEL), ["cell.t1"]),
+        cell_change(b, *centre(NEXT_CELL), ["cell.t2"]),
+        cell_change(c, *centre(NEXT_CELL_2), ["cell.t1", "cell.t2"]),
+    )
+    seen_during: list[int] = []
+
+    async def watch():
+        while fanout.delivering or not seen_during:
+            seen_during.append(len(consumer.frames) + len(single.frames))
+            await asyncio.sleep(0)
+
+    watcher = asyncio.ensure_future(watch())
+    offers = await fanout.deliver_async(payload)
+    await watcher
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert offers == 8  # 2 subscriptions x (2 changes on t1 + 2 on t2)
+    assert len(seen_during) > 2 and max(seen_during) == 0  # the loop ran between slices; nothing was written
+    assert [f["event"] for f in consumer.frames] == ["map:changes"]
+    assert {item["user_id"] for item in consumer.frames[0]["data"]["locations"]} == {a, b, c}
+    assert sorted(f["data"]["user_id"] for f in single.frames) == sorted([a, b, c])
+    assert fanout.delivering is False
+    for sub in (batch_sub, single_sub):
+        for group in sub.groups:
+            fanout.tiles.get(group, set()).discard(sub)
