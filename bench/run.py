@@ -22,6 +22,10 @@ fanout
 idle
     5 000 authenticated idle sockets held for 60 s: server RSS per socket
     and CPU.
+scaling
+    Socket ingest and the 1 000-socket city with ``uvicorn --workers`` 1 and
+    2 (CPU summed over the worker processes), and where one fix's CPU goes
+    (a ``py-spy --gil`` profile of the one-worker ingest run, by step).
 
 The load generator runs on the same 2-core machine as the server,
 PostgreSQL and Redis; every report says so. ``--quick`` runs every scenario
@@ -31,7 +35,7 @@ alone). Every loop is bounded in time and count, every address is loopback.
 
 Usage::
 
-    bench/run.py [--quick] [--only radius,ingest,fanout,idle] [--profile] [--reseed]
+    bench/run.py [--quick] [--only radius,ingest,fanout,idle,scaling] [--profile] [--reseed]
 """
 
 from __future__ import annotations
@@ -83,6 +87,9 @@ FULL = {
     "fanout_s": 60.0,
     "idle_sockets": 5_000,
     "idle_s": 60.0,
+    "scaling_workers": [1, 2],
+    "scaling_city": 1_000,
+    "scaling_s": 30.0,
 }
 QUICK = {
     "radius_users": 20_000,
@@ -100,6 +107,9 @@ QUICK = {
     "fanout_s": 10.0,
     "idle_sockets": 300,
     "idle_s": 10.0,
+    "scaling_workers": [1, 2],
+    "scaling_city": 100,
+    "scaling_s": 8.0,
 }
 
 TARGETS = {
@@ -433,16 +443,19 @@ def fixes_refresh(url: str, max_age_s: float) -> dict:
 class BenchServer:
     """One ``uvicorn config.asgi:application`` (the ticker on) on loopback for a scenario."""
 
-    def __init__(self, env: dict, name: str):
+    def __init__(self, env: dict, name: str, workers: int = 1):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = RESULTS / "quick" / f"server-{name}.log" if env.get("BENCH_QUICK") else None
-        self.log_file = open(self.log_path or os.devnull, "w")  # noqa: SIM115
+        # Kept for every run (git ignores them): a run's warnings are how a failure is explained.
+        self.log_path = RESULTS / ("quick" if env.get("BENCH_QUICK") else "logs") / f"server-{name}.log"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log_file = open(self.log_path, "w")  # noqa: SIM115
         self.proc = subprocess.Popen(  # noqa: S603
             [
                 sys.executable, "-m", "uvicorn", env.get("BENCH_APP", "config.asgi:application"), "--host", "127.0.0.1",
                 "--port", str(self.port), "--lifespan", "on", "--ws-max-size", "1048576",
                 "--ws-per-message-deflate", "false", "--log-level", "warning",
+                *(["--workers", str(workers)] if workers > 1 else []),
             ],
             cwd=ROOT,
             env=env,
@@ -478,25 +491,46 @@ class BenchServer:
 
 
 class Sampler:
-    """CPU (% of one core) and RSS (bytes) of a process, sampled every ``period_s`` s in a thread."""
+    """CPU (% of one core) and RSS (bytes) of a process and its children, sampled every ``period_s`` s in a thread.
+
+    With ``uvicorn --workers N`` the pid is the supervisor and the work is
+    in its children: their CPU and RSS are summed.
+    """
 
     def __init__(self, pid: int, period_s: float = 1.0):
         import threading
 
         import psutil
 
+        self._psutil = psutil
         self.proc = psutil.Process(pid)
         self.period_s = period_s
         self.samples: list[tuple[float, float, int]] = []
+        self._known: dict[int, object] = {}
         self._stop = threading.Event()
-        self.proc.cpu_percent(None)
+        self._tree()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
+
+    def _tree(self) -> list:
+        procs = [self.proc, *self.proc.children(recursive=True)]
+        for p in procs:
+            if p.pid not in self._known:
+                p.cpu_percent(None)  # prime: the first call of a process returns 0
+                self._known[p.pid] = p
+        return [self._known[p.pid] for p in procs]
 
     def _run(self):
         while not self._stop.wait(self.period_s):
             try:
-                self.samples.append((time.monotonic(), self.proc.cpu_percent(None), self.proc.memory_info().rss))
+                cpu = rss = 0
+                for p in self._tree():
+                    try:
+                        cpu += p.cpu_percent(None)
+                        rss += p.memory_info().rss
+                    except self._psutil.Error:
+                        continue
+                self.samples.append((time.monotonic(), cpu, rss))
             except Exception:
                 return
 
@@ -1027,6 +1061,136 @@ def scenario_fanout(cfg: dict, args) -> dict:
     return out
 
 
+# =========================================================================== scenario: scaling
+
+#: Steps of one socket fix, matched in this order against the frames of each profile sample
+#: (the first step whose function is on the stack takes the sample).
+FIX_STEPS = [
+    ("store: one SQL statement per batch", ("_record_round",)),
+    ("rate limit: one pipelined Redis call per batch", ("rate_limit_count_many",)),
+    ("after commit: live set / dirty queue (Redis pipeline)", ("_map_fixes_stored",)),
+    ("after commit: fixes_stored receivers (walks gate)", ("_fixes_stored_after_commit",)),
+    ("batch: thread hop, outcomes", ("location_record_many", "FixBatcher._drain", "run_sync")),
+    ("validate: location_fix_parse", ("location_fix_parse",)),
+    ("ack: encode and write", ("send_event",)),
+    ("parse frame and dispatch", ("RendezvousConsumer.receive", "RendezvousConsumer.dispatch")),
+    ("WebSocket protocol (uvicorn, websockets)", ("websockets_sansio_impl", "websockets/")),
+    ("map tick (publishing cell changes)", ("map_publish_tick", "map_ticker")),
+]
+
+
+def fix_budget(raw_path: Path, rate_hz: int, fixes: int) -> dict:
+    """Where one fix's CPU goes, from a ``py-spy record --gil --format raw`` profile of the ingest run.
+
+    Returns ``{"samples", "fixes", "steps": [[step, % of samples, ms per fix], ...]}``: each
+    sample (1/``rate_hz`` s of a thread holding the GIL) is charged to the first matching step
+    of :data:`FIX_STEPS`, otherwise to "other".
+    """
+    counts: dict[str, int] = {}
+    total = 0
+    if raw_path.exists():
+        for line in raw_path.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not stack or not count.isdigit():
+                continue
+            n = int(count)
+            total += n
+            step = next((name for name, keys in FIX_STEPS if any(k in stack for k in keys)), "other")
+            counts[step] = counts.get(step, 0) + n
+    if not total or not fixes:
+        return {"samples": total, "fixes": fixes, "steps": []}
+    order = [name for name, _ in FIX_STEPS] + ["other"]
+    steps = [
+        [name, round(100.0 * counts[name] / total, 1), round(1000.0 * counts[name] / rate_hz / fixes, 4)]
+        for name in order
+        if counts.get(name)
+    ]
+    return {"samples": total, "fixes": fixes, "ms_per_fix": round(1000.0 * total / rate_hz / fixes, 4), "steps": steps}
+
+
+def _city_once(cfg: dict, args, db_url: str, size: int, workers: int) -> dict:
+    from devtools import simulation
+    from geo.models import LocationFix
+
+    fixes_refresh(db_url, max_age_s=0)
+    redis_wipe()
+    ids = [str(u) for u in LocationFix.objects.order_by("user_id").values_list("user_id", flat=True)[:size]]
+    personas = simulation.personas_load(user_ids=ids)
+    book = simulation.privacy_book_load(personas, 500.0)
+    network = simulation.walk_network_get(personas)
+    tokens = simulation.tokens_mint(personas)
+    from django.db import connections
+
+    connections.close_all()
+    server = BenchServer(server_env(db_url, args.quick), f"scaling-city-{workers}", workers=workers)
+    try:
+        server.wait_ready()
+        city = simulation.CityConfig(
+            url=server.url, duration_s=cfg["scaling_s"], interval_s=2.0, radius_m=500.0, login="mint",
+            setup_timeout_s=600, connect_concurrency=100,
+        )  # fmt: skip
+        simulation.run_policy_install()
+        sampler = None
+
+        async def run():
+            nonlocal sampler
+            sampler = Sampler(server.pid)
+            return await simulation.city_run(city, personas, book, network, tokens)
+
+        report = asyncio.run(run()).as_dict()
+        report["server"] = sampler.stop() if sampler else {}
+        return report
+    finally:
+        server.stop()
+
+
+def scenario_scaling(cfg: dict, args) -> dict:
+    """Socket ingest and the 1 000-socket city with 1 and 2 worker processes; the per-fix budget (workers=1)."""
+    from devtools.simulation import run_policy_install
+
+    db_url = _city_db(cfg)
+    tokens = tokens_for("city", cfg["city_users"])
+    points = _city_points(len(tokens))
+    out = {"runs": []}
+    for workers in cfg["scaling_workers"]:
+        run_policy_install()
+        redis_wipe()
+        server = BenchServer(server_env(db_url, args.quick), f"scaling-ingest-{workers}", workers=workers)
+        row: dict = {"workers": workers}
+        try:
+            server.wait_ready()
+            sampler = Sampler(server.pid)
+            raw = RESULTS / "quick" / f"profile-fix-budget-{workers}.txt"
+            spy = None
+            exe = Path(sys.executable).parent / "py-spy"
+            if workers == 1 and exe.exists():
+                spy = subprocess.Popen(  # noqa: S603
+                    [str(exe), "record", "--pid", str(server.pid), "--duration", str(int(cfg["ingest_s"])),
+                     "--rate", "100", "--gil", "--format", "raw", "--output", str(raw), "--nonblocking"],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                )  # fmt: skip
+            log(f"  {workers} worker(s): ingest over {cfg['ingest_sockets']} sockets for {cfg['ingest_s']} s")
+            row["ingest"] = asyncio.run(
+                _ingest_sockets(server.url, tokens[: cfg["ingest_sockets"]], cfg["ingest_s"], points)
+            )
+            row["ingest"]["server"] = sampler.stop()
+            if spy is not None:
+                spy.wait(timeout=120)
+                fixes = int(row["ingest"]["acked_per_s"] * row["ingest"].get("duration_s", cfg["ingest_s"]))
+                out["fix_budget"] = fix_budget(raw, 100, fixes)
+        finally:
+            server.stop()
+        log(f"  {workers} worker(s): city of {cfg['scaling_city']} sockets for {cfg['scaling_s']} s")
+        row["city"] = _city_once(cfg, args, db_url, cfg["scaling_city"], workers)
+        row["city"]["privacy"]["samples"] = row["city"]["privacy"]["samples"][:5]
+        log(
+            f"  -> ingest {row['ingest']['acked_per_s']}/s; city delivery p50 {row['city']['delivery_ms']['p50']} "
+            f"p99 {row['city']['delivery_ms']['p99']} ms"
+        )
+        out["runs"].append(row)
+    return out
+
+
 # =========================================================================== scenario: idle
 
 
@@ -1097,7 +1261,13 @@ def scenario_idle(cfg: dict, args) -> dict:
     return out
 
 
-SCENARIOS = {"radius": scenario_radius, "ingest": scenario_ingest, "fanout": scenario_fanout, "idle": scenario_idle}
+SCENARIOS = {
+    "radius": scenario_radius,
+    "ingest": scenario_ingest,
+    "fanout": scenario_fanout,
+    "idle": scenario_idle,
+    "scaling": scenario_scaling,
+}
 
 
 # =========================================================================== report
@@ -1212,6 +1382,36 @@ def markdown(report: dict) -> str:
             f"| {i['server_hold'].get('cpu_pct_mean')} / {i['server_hold'].get('cpu_pct_max')} |",
             "",
         ]
+    if "scaling" in s and s["scaling"].get("runs"):
+        lines += [
+            "## 5. Scaling with worker processes (`WEB_CONCURRENCY`)",
+            "",
+            "| workers | socket ingest fixes/s acked | ingest ack p50 / p99 ms | city: fixes acked/s | city ack "
+            "p50 / p99 ms | city delivery p50 / p99 ms | city dropped | violations | server CPU % mean (all "
+            "processes, ingest / city) |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for row in s["scaling"]["runs"]:
+            i, c = row["ingest"], row["city"]
+            lines.append(
+                f"| {row['workers']} | {i['acked_per_s']} | {_v(i['ack_ms']['p50'])} / {_v(i['ack_ms']['p99'])} "
+                f"| {c['fixes']['per_s']} | {_v(c['fixes']['ack_ms']['p50'])} / {_v(c['fixes']['ack_ms']['p99'])} "
+                f"| {_v(c['delivery_ms']['p50'])} / {_v(c['delivery_ms']['p99'])} | {c['connections']['dropped']} "
+                f"| {c['privacy']['violations']} | {i['server'].get('cpu_pct_mean')} / "
+                f"{c['server'].get('cpu_pct_mean')} |"
+            )
+        budget = s["scaling"].get("fix_budget") or {}
+        if budget.get("steps"):
+            lines += [
+                "",
+                f"Where one socket fix's CPU goes (1 worker, ingest run, `py-spy --gil` at 100 Hz: "
+                f"{budget['samples']} samples over {budget['fixes']} fixes, {budget['ms_per_fix']} ms per fix):",
+                "",
+                "| step | share of samples % | ms per fix |",
+                "| --- | --- | --- |",
+            ]
+            lines += [f"| {name} | {pct} | {ms} |" for name, pct, ms in budget["steps"]]
+        lines.append("")
     lines += ["## Targets (issue 3)", "", "| target | measured | |", "| --- | --- | --- |"]
     for name, measured, _target, ok in targets_check(report):
         lines.append(f"| {name} | {measured} | {ok} |")
@@ -1278,7 +1478,7 @@ def main() -> int:
     """Orchestrate: databases, one worker subprocess per scenario, JSON report, ``bench/README.md``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, ~2 minutes; README untouched")
-    parser.add_argument("--only", default="radius,ingest,fanout,idle", help="comma-separated scenarios")
+    parser.add_argument("--only", default="radius,ingest,fanout,idle,scaling", help="comma-separated scenarios")
     parser.add_argument("--profile", action="store_true", help="py-spy the server during ingest and fan-out")
     parser.add_argument(
         "--app", default="config.asgi:application", help="ASGI app the server runs (for before/after experiments)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: run the benchmark scenarios (bench/run.py) on this machine.
 #
-#   scripts/bench.sh [--quick] [--only radius,ingest,fanout,idle,chat] [--profile]
+#   scripts/bench.sh [--quick] [--only radius,ingest,fanout,idle,scaling,chat] [--profile]
 #
 # Runs inside scripts/setup.sh (the Makefile does that): PostgreSQL and Redis are
 # up and .env is loaded. The scenarios use their own databases (rendezvous_bench,
@@ -18,8 +18,8 @@ if [[ $hard != unlimited && $hard -lt $want ]]; then want=$hard; fi
 ulimit -n "$want" 2>/dev/null || true
 echo "==> open files limit: $(ulimit -n)"
 # The scenarios of bench/run.py, then the chat scenario (bench/chat.py: rooms of members over real
-# sockets, issue 9), quick with --quick. --only picks among radius,ingest,fanout,idle,chat.
-args=() quick=() only="radius,ingest,fanout,idle,chat"
+# sockets, issue 9), quick with --quick. --only picks among radius,ingest,fanout,idle,scaling,chat.
+args=() quick=() only="radius,ingest,fanout,idle,scaling,chat"
 while [[ $# -gt 0 ]]; do
   case $1 in
     --only) only=$2; shift 2 ;;
