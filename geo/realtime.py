@@ -1,11 +1,11 @@
 """Socket events of geo: ``location:update``, ``map:subscribe``, ``map:unsubscribe``.
 
-Server-to-client: ``map:snapshot``, ``user:location``, ``user:gone``
-(builders in ``geo/events.py``). Map fan-out arrives as ``map.cells`` messages
-(one per tile and tick, a list of ``map.cell`` changes) on ``cell.<geohash>``
-groups and is filtered per viewer here, with the visibility rule, before
-anything is sent. The socket's map state is
-``consumer.state["geo"]`` (a :class:`MapSubscription`).
+Server-to-client: ``map:snapshot``, ``user:location``, ``user:gone``,
+``map:changes`` (builders in ``geo/events.py``). The map tick's changes
+reach each process once (``geo.live``) and are handed to the
+:class:`MapSubscription` of each socket watching their tiles, which filters
+them per viewer with the visibility rule before anything is sent. The
+socket's map state is ``consumer.state["geo"]`` (a :class:`GeoSocketState`).
 """
 
 from __future__ import annotations
