@@ -30,7 +30,9 @@ def contact_provider(name: str):
     ``UserSettings.visibility`` is ``contacts`` are visible only to their
     contacts (docs/privacy.md, clause 8). The relationship must hold both
     ways (if B is A's contact, A is B's), and a provider should be one
-    indexed query. Registering the same ``name`` twice raises ``RuntimeError``.
+    indexed query; it may carry its SQL form (``provider.sql``, as for
+    ``geo.selectors.exact_position_provider``). Registering the same
+    ``name`` twice raises ``RuntimeError``.
     Today none is registered, so a ``contacts`` user is visible to nobody.
     """
 

@@ -31,6 +31,7 @@ the published message. Tests run both over the same privacy matrix.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -124,7 +125,11 @@ def exact_position_provider(name: str):
     the walk, leaving the party or ending the meetup ends it (docs/privacy.md,
     "Exact positions"). geo never imports those apps. A provider must only
     return users the relationship trusts both ways, and should be one indexed
-    query. Registering the same ``name`` twice raises ``RuntimeError``.
+    query. A provider may also carry its SQL form (``provider.sql``, a
+    ``SELECT`` of user ids with ``%(viewer)s``, and ``provider.sql_params(now)``
+    for its own parameters, named after the app): :func:`viewer_context_get`
+    then reads it inside its one statement. Registering the same ``name``
+    twice raises ``RuntimeError``.
     """
 
     def register(func):
@@ -182,24 +187,80 @@ def exact_user_ids_for(viewer_id) -> frozenset:
     return frozenset(ids)
 
 
-def viewer_context_get(user, now: datetime | None = None) -> ViewerContext:
-    """Build the :class:`ViewerContext` of ``user`` (3 small queries plus the providers').
+#: One statement for the viewer context: settings, blocks (both ways) and the providers that
+#: have an SQL form (``provider.sql``), each an ``ARRAY(...)`` column. Built per set of providers.
+_CONTEXT_SQL_CACHE: dict[tuple, str] = {}
 
-    ``matured_roles`` are the roles ``user`` has held for
-    ``ROLE_VISIBILITY_MIN_AGE_S`` at ``now`` (default: the current time), read
-    from ``user.roles``/``user.role_since`` as loaded.
+
+def _provider_sql_parts(providers: dict) -> tuple[list[str], list]:
+    """``(SQL forms, providers without one)`` of a provider registry."""
+    parts, python = [], []
+    for provider in providers.values():
+        sql = getattr(provider, "sql", None)
+        (parts if sql else python).append(sql or provider)
+    return parts, python
+
+
+def viewer_context_get(user, now: datetime | None = None) -> ViewerContext:
+    """Build the :class:`ViewerContext` of ``user`` in one SQL statement.
+
+    The statement reads the viewer's settings (``show_roles``,
+    ``search_radius_m``), the users in a block with the viewer either way,
+    and the answers of every exact-position and contact provider that has an
+    SQL form (``provider.sql``: a ``SELECT`` of user ids using
+    ``%(viewer)s`` and the parameters ``provider.sql_params(now)`` gives,
+    named after the provider). Providers without one are called in Python.
+    ``exact_user_ids`` drops the viewer and blocked users, as
+    :func:`exact_user_ids_for` does; ``contact_ids`` drops the viewer, as
+    :func:`contact_ids_for` does. ``matured_roles`` are the roles ``user`` has
+    held for ``ROLE_VISIBILITY_MIN_AGE_S`` at ``now`` (default: the current
+    time), read from ``user.roles``/``user.role_since`` as loaded. Six ORM
+    queries cost ~4 ms of CPU per call (docs/bench.md, issue 8); this is one
+    round trip. ``tests/geo/test_viewer_context.py`` checks both forms agree.
     """
-    row = UserSettings.objects.filter(user_id=user.pk).only("filters", "search_radius_m").first()
-    show_roles = frozenset(row.show_roles) if row else frozenset()
+    exact_sql, exact_python = _provider_sql_parts(EXACT_POSITION_PROVIDERS)
+    contact_sql, contact_python = _provider_sql_parts(CONTACT_PROVIDERS)
+    cache_key = (tuple(exact_sql), tuple(contact_sql))
+    sql = _CONTEXT_SQL_CACHE.get(cache_key)
+    if sql is None:
+        exact = " UNION ".join(f"({part})" for part in exact_sql) or "SELECT NULL::uuid WHERE false"
+        contacts = " UNION ".join(f"({part})" for part in contact_sql) or "SELECT NULL::uuid WHERE false"
+        sql = _CONTEXT_SQL_CACHE[cache_key] = f"""
+            SELECT s.filters, s.search_radius_m,
+                   ARRAY(SELECT CASE WHEN b.blocker_id = %(viewer)s THEN b.blocked_id ELSE b.blocker_id END
+                         FROM accounts_block b WHERE b.blocker_id = %(viewer)s OR b.blocked_id = %(viewer)s),
+                   ARRAY({exact}),
+                   ARRAY({contacts})
+            FROM (SELECT 1) AS one LEFT JOIN accounts_usersettings s ON s.user_id = %(viewer)s
+        """
+    params: dict = {"viewer": user.pk}
+    for provider in (*EXACT_POSITION_PROVIDERS.values(), *CONTACT_PROVIDERS.values()):
+        if getattr(provider, "sql", None) and getattr(provider, "sql_params", None):
+            params.update(provider.sql_params(now))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        filters, radius, blocked, exact_ids, contact_ids = cursor.fetchone()
+    if isinstance(filters, str):
+        filters = json.loads(filters)
+    blocked_ids = frozenset(blocked or ())
+    exact_set = set(exact_ids or ())
+    for provider in exact_python:
+        exact_set.update(provider(user.pk))
+    exact_set.discard(user.pk)
+    exact_set -= blocked_ids
+    contact_set = set(contact_ids or ())
+    for provider in contact_python:
+        contact_set.update(provider(user.pk))
+    contact_set.discard(user.pk)
     return ViewerContext(
         user_id=user.pk,
         roles=frozenset(user.roles or []),
-        show_roles=show_roles,
-        blocked_ids=frozenset(block_blocked_ids(user.pk)),
-        search_radius_m=row.search_radius_m if row else settings.MAP_DEFAULT_RADIUS_M,
-        exact_user_ids=exact_user_ids_for(user.pk),
+        show_roles=frozenset((filters or {}).get("show_roles") or []),
+        blocked_ids=blocked_ids,
+        search_radius_m=radius if radius is not None else settings.MAP_DEFAULT_RADIUS_M,
+        exact_user_ids=frozenset(exact_set),
         matured_roles=user.roles_matured(now),
-        contact_ids=contact_ids_for(user.pk),
+        contact_ids=frozenset(contact_set),
     )
 
 

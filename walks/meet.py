@@ -314,6 +314,36 @@ def meetup_contact_ids(user_id) -> set:
     )
 
 
+# SQL forms of the two providers, read by ``geo.selectors.viewer_context_get`` in its one
+# statement (``%(viewer)s`` is the viewer; parameters are named after the app).
+meetup_exact_partner_ids.sql = """
+    SELECT p.user_id FROM walks_meetupparticipant p
+    WHERE p.left_at IS NULL AND p.user_id <> %(viewer)s AND p.meetup_id IN (
+        SELECT m.id FROM walks_meetup m JOIN walks_meetupparticipant mine ON mine.meetup_id = m.id
+        WHERE mine.user_id = %(viewer)s AND mine.left_at IS NULL
+          AND m.status = %(meetups_active)s AND m.time > %(meetups_cutoff)s)
+"""
+meetup_contact_ids.sql = """
+    SELECT p.user_id FROM walks_meetupparticipant p
+    WHERE p.user_id <> %(viewer)s AND p.meetup_id IN (
+        SELECT m.id FROM walks_meetup m JOIN walks_meetupparticipant mine ON mine.meetup_id = m.id
+        WHERE mine.user_id = %(viewer)s AND m.status IN (%(meetups_active)s, %(meetups_ended)s))
+"""
+
+
+def meetup_provider_sql_params(now: datetime | None = None) -> dict:
+    """Parameters of the meetup providers' SQL forms (the rule of :func:`meetups_exact_for` at ``now``)."""
+    return {
+        "meetups_active": MeetupStatus.ACTIVE.value,
+        "meetups_ended": MeetupStatus.ENDED.value,
+        "meetups_cutoff": _exact_cutoff(now),
+    }
+
+
+meetup_exact_partner_ids.sql_params = meetup_provider_sql_params
+meetup_contact_ids.sql_params = meetup_provider_sql_params
+
+
 def _with_participants(qs):
     return qs.prefetch_related(Prefetch("participants", queryset=MeetupParticipant.objects.order_by("joined_at", "id")))
 

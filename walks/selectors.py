@@ -61,6 +61,36 @@ def walk_contact_ids(user_id) -> set:
     return {b if str(a) == str(user_id) else a for a, b in rows.values_list("initiator_id", "partner_id")}
 
 
+# SQL forms of the two providers, read by ``geo.selectors.viewer_context_get`` in its one
+# statement (``%(viewer)s`` is the viewer; parameters are named after the app).
+walk_exact_partner_ids.sql = """
+    SELECT CASE WHEN w.initiator_id = %(viewer)s THEN w.partner_id ELSE w.initiator_id END
+    FROM walks_walk w
+    WHERE (w.initiator_id = %(viewer)s OR w.partner_id = %(viewer)s)
+      AND ((w.status = %(walks_accepted)s AND w.accepted_at > %(walks_cutoff)s)
+        OR (w.status = %(walks_in_progress)s AND w.start_time > %(walks_cutoff)s))
+"""
+walk_contact_ids.sql = """
+    SELECT CASE WHEN w.initiator_id = %(viewer)s THEN w.partner_id ELSE w.initiator_id END
+    FROM walks_walk w
+    WHERE (w.initiator_id = %(viewer)s OR w.partner_id = %(viewer)s) AND w.status = %(walks_completed)s
+"""
+
+
+def walk_provider_sql_params(now: datetime | None = None) -> dict:
+    """Parameters of the walks providers' SQL forms (the rule of :func:`walks_live_for` at ``now``)."""
+    return {
+        "walks_accepted": WalkStatus.ACCEPTED.value,
+        "walks_in_progress": WalkStatus.IN_PROGRESS.value,
+        "walks_completed": WalkStatus.COMPLETED.value,
+        "walks_cutoff": (now or timezone.now()) - timedelta(seconds=settings.WALK_ACTIVE_TTL_S),
+    }
+
+
+walk_exact_partner_ids.sql_params = walk_provider_sql_params
+walk_contact_ids.sql_params = walk_provider_sql_params
+
+
 def walk_get_for(user, walk_id) -> Walk:
     """The walk ``walk_id`` if ``user`` is one of its walkers.
 
