@@ -15,6 +15,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt import authentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 from rest_framework_simplejwt.settings import api_settings
@@ -85,3 +86,9 @@ class JWTAuthentication(authentication.JWTAuthentication):
         ) != get_md5_hash_password(user.password):
             raise AuthenticationFailed(_("The user's password has been changed."), code="password_changed")
         return user
+
+
+class JWTAuthenticationScheme(SimpleJWTScheme):
+    """OpenAPI: the same ``jwtAuth`` bearer scheme drf-spectacular gives simplejwt's class."""
+
+    target_class = "accounts.authentication.JWTAuthentication"

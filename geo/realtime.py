@@ -97,6 +97,7 @@ class MapSubscription:
             return
         box = self._box()
         visible = self.visible
+        queued = False
         for change in changes:
             lat = change["lat"]
             if box is not None and change["user_id"] not in visible:
@@ -107,7 +108,12 @@ class MapSubscription:
                     continue
             data_json = _cell_change_judge(self, change)
             if data_json is not None:
-                self.queue(change["user_id"], data_json)
+                uid = change["user_id"]
+                self.outbox.pop(uid, None)
+                self.outbox[uid] = data_json
+                queued = True
+        if queued:
+            _flush_schedule(self)
 
     def _box(self) -> tuple[float, float, float, float] | None:
         """``(min_lat, max_lat, min_lng, max_lng)`` holding the circle with 1 % to spare, or ``None``."""
@@ -384,6 +390,9 @@ _DATA_CACHE_MAX = 20_000
 
 
 def _location_data_json(message: dict) -> str:
+    encoded = message.get("_data_json")  # a tick's change dict is shared by the process's subscriptions
+    if encoded is not None:
+        return encoded
     cache_key = (message["user_id"], message.get("seq"), message["lat"], message["lng"], message.get("published_at"))
     encoded = _DATA_CACHE.get(cache_key)
     if encoded is None:
@@ -393,6 +402,7 @@ def _location_data_json(message: dict) -> str:
             message["user_id"], message["lat"], message["lng"], settings.MAP_GRID_M, message.get("published_at")
         )
         encoded = _DATA_CACHE[cache_key] = json.dumps(data)
+    message["_data_json"] = encoded
     return encoded
 
 
