@@ -186,7 +186,7 @@ def location_record_many(items: list[tuple], *, received_at: list[datetime] | No
         else:
             outcomes[i] = RateLimited(f"Rate limit of {settings.THROTTLE_LOCATION} exceeded.", retry_after=retry_after)
 
-    stored: list[tuple] = []  # (user_id, values, recorded_at, sharing, cell_changed)
+    stored: list[tuple] = []  # (item index, (user_id, values, recorded_at, sharing, cell_changed))
     rounds: list[tuple[set, list[int]]] = []
     for i in allowed:
         uid = items[i][0]
@@ -204,7 +204,9 @@ def location_record_many(items: list[tuple], *, received_at: list[datetime] | No
             for _, indexes in rounds:
                 _record_round(items, indexes, received, outcomes, stored)
     if stored:
-        transaction.on_commit(lambda: _fixes_stored_after_commit(stored))
+        # In the order the fixes arrived (rows are written in user-id order).
+        in_order = [entry for _, entry in sorted(stored, key=lambda pair: pair[0])]
+        transaction.on_commit(lambda: _fixes_stored_after_commit(in_order))
     return outcomes
 
 
@@ -254,7 +256,7 @@ def _record_round(items, indexes: list[int], received, outcomes: list, stored: l
             outcomes[i] = FixResult(False, status, recorded_at, received[i])
             continue
         outcomes[i] = FixResult(True, "stored", recorded_at, received[i])
-        stored.append((items[i][0], items[i][1], recorded_at, sharing, cell_by_index[i] != public_cell))
+        stored.append((i, (items[i][0], items[i][1], recorded_at, sharing, cell_by_index[i] != public_cell)))
 
 
 def _fixes_stored_after_commit(stored: list[tuple]) -> None:
