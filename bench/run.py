@@ -1545,7 +1545,9 @@ def main() -> int:
     ]
     path.write_text(json.dumps(report, indent=1, default=str) + "\n")
     text = markdown(report)
-    if not args.quick and args.app == "config.asgi:application":
+    # bench/README.md is the report of a whole run; a partial one (--only) keeps only its JSON.
+    whole = set(only) >= {"radius", "ingest", "fanout", "idle"}
+    if not args.quick and args.app == "config.asgi:application" and whole:
         (ROOT / "bench" / "README.md").write_text(text)
     print(text)
     print(f"report: {path.relative_to(ROOT)}")
