@@ -1009,24 +1009,32 @@ def scenario_ingest(cfg: dict, args) -> dict:
 # =========================================================================== scenario: fanout
 
 
+def _city_prepare(db_url: str, size: int) -> tuple:
+    """Fresh fixes and empty Redis state, then ``(personas, book, network, tokens)`` of ``size`` city users."""
+    from django.db import connections
+
+    from devtools import simulation
+    from geo.models import LocationFix
+
+    fixes_refresh(db_url, max_age_s=0)  # every city user fresh (and published) at the start of a run
+    redis_wipe()
+    ids = [str(u) for u in LocationFix.objects.order_by("user_id").values_list("user_id", flat=True)[:size]]
+    personas = simulation.personas_load(user_ids=ids)
+    book = simulation.privacy_book_load(personas, 500.0)
+    network = simulation.walk_network_get(personas)
+    tokens = simulation.tokens_mint(personas)
+    connections.close_all()
+    return personas, book, network, tokens
+
+
 def scenario_fanout(cfg: dict, args) -> dict:
     """The simulated city at each size of ``fanout_sizes`` sockets, one fix every 2 s each."""
     from devtools import simulation
-    from geo.models import LocationFix
 
     db_url = _city_db(cfg)
     out = {"runs": []}
     for size in cfg["fanout_sizes"]:
-        fixes_refresh(db_url, max_age_s=0)  # every city user fresh (and published) at the start of a run
-        redis_wipe()
-        ids = [str(u) for u in LocationFix.objects.order_by("user_id").values_list("user_id", flat=True)[:size]]
-        personas = simulation.personas_load(user_ids=ids)
-        book = simulation.privacy_book_load(personas, 500.0)
-        network = simulation.walk_network_get(personas)
-        tokens = simulation.tokens_mint(personas)
-        from django.db import connections
-
-        connections.close_all()
+        personas, book, network, tokens = _city_prepare(db_url, size)
         server = BenchServer(server_env(db_url, args.quick), f"fanout-{size}")
         try:
             server.wait_ready()
@@ -1110,18 +1118,8 @@ def fix_budget(raw_path: Path, rate_hz: int, fixes: int) -> dict:
 
 def _city_once(cfg: dict, args, db_url: str, size: int, workers: int) -> dict:
     from devtools import simulation
-    from geo.models import LocationFix
 
-    fixes_refresh(db_url, max_age_s=0)
-    redis_wipe()
-    ids = [str(u) for u in LocationFix.objects.order_by("user_id").values_list("user_id", flat=True)[:size]]
-    personas = simulation.personas_load(user_ids=ids)
-    book = simulation.privacy_book_load(personas, 500.0)
-    network = simulation.walk_network_get(personas)
-    tokens = simulation.tokens_mint(personas)
-    from django.db import connections
-
-    connections.close_all()
+    personas, book, network, tokens = _city_prepare(db_url, size)
     server = BenchServer(server_env(db_url, args.quick), f"scaling-city-{workers}", workers=workers)
     try:
         server.wait_ready()

@@ -46,15 +46,7 @@ def rate_limit_count(scope: str, ident: str, rate: str) -> tuple[bool, float]:
     <= period). Every hit counts, refused ones included. Raises
     ``redis.RedisError`` when Redis is down (503 upstream).
     """
-    global _hit_script
-    limit, period = rate_parse(rate)
-    now = time.time()
-    window = int(now // period)
-    r = get_redis()
-    if _hit_script is None:
-        _hit_script = r.register_script(_HIT_LUA)
-    count = int(_hit_script(keys=[key("rl", scope, ident, window)], args=[period + 1], client=r))
-    return count <= limit, period - (now % period)
+    return rate_limit_count_many(scope, [ident], rate)[0]
 
 
 def rate_limit_count_many(scope: str, idents: list[str], rate: str) -> list[tuple[bool, float]]:

@@ -223,6 +223,8 @@ async def test_own_moves_are_not_streamed_to_self(people):
         ({"lat": 0, "lng": 0, "radius": 50_001}, "radius"),
         ({"lat": 0, "lng": 0, "radius": -1}, "radius"),
         ({"lng": 0, "radius": 10}, "lat"),
+        ({"lat": 0, "lng": 0, "radius": 10, "batch": "maybe"}, "batch"),
+        ({"lat": 0, "lng": 0, "radius": 10, "batch": [True]}, "batch"),
     ],
 )
 async def test_subscribe_bad_input(people, data, field):
