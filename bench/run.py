@@ -69,7 +69,7 @@ HELSINKI = (60.1699, 24.9384)
 FINLAND = (60.3, 68.5, 22.0, 29.5)
 DENSE_SIGMA_M = 5000.0
 BENCH_PASSWORD = "bench-password-rendezvous"
-SEED_VERSION = "4"
+SEED_VERSION = "5"
 
 FULL = {
     "radius_users": 1_000_000,
@@ -236,14 +236,40 @@ def _columns(cur, table: str) -> list[tuple[str, str, bool, bool]]:
 _FILLER = {"boolean": "f", "integer": "0", "smallint": "0", "bigint": "0", "double precision": "0", "jsonb": "{}"}
 
 
+def _model_default(table: str, column: str):
+    """The Django model field default of ``table.column`` as COPY text, or ``None`` when it has none."""
+    from django.apps import apps
+
+    for model in apps.get_models():
+        if model._meta.db_table != table:
+            continue
+        for f in model._meta.concrete_fields:
+            if f.column == column and f.has_default():
+                value = f.get_default()
+                if isinstance(value, bool):
+                    return "t" if value else "f"
+                if isinstance(value, (dict, list)):
+                    return json.dumps(value)
+                return str(value)
+    return None
+
+
 def _copy_plan(cur, table: str, known: list[str]) -> tuple[list[str], list[str]]:
-    """Columns to COPY: ``known`` plus any NOT NULL column without default another app added (filled)."""
+    """Columns to COPY: ``known`` plus any NOT NULL column without default another app added.
+
+    Such a column gets its model field's default (``visibility`` = ``everyone``:
+    a filler of ``""`` there hid every seeded user from every viewer), else a
+    type-based filler.
+    """
     extra_cols, extra_vals = [], []
     for name, dtype, nullable, has_default in _columns(cur, table):
         if name in known or nullable or has_default:
             continue
         extra_cols.append(name)
-        if dtype.startswith("timestamp"):
+        default = _model_default(table, name)
+        if default is not None:
+            extra_vals.append(default)
+        elif dtype.startswith("timestamp"):
             extra_vals.append(datetime.now(UTC).isoformat())
         elif dtype == "ARRAY":
             extra_vals.append("{}")
@@ -649,15 +675,15 @@ RAW_SENTINEL = {"lat": 61.1234567891, "lng": 25.9876543219, "radius": 1234.56789
 
 
 def raw_sql_template() -> str:
-    """The exact SQL ``map_nodes_list`` sends for a bench viewer, with sentinel centre and radius."""
+    """The SQL ``GET /api/map_nodes`` sends (``map_nodes_json``) for a bench viewer, sentinel centre and radius."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from geo.selectors import ViewerContext, map_nodes_list
+    from geo.selectors import ViewerContext, map_nodes_json
 
     viewer = ViewerContext(uuid.uuid4(), frozenset(), frozenset(), frozenset())
     with CaptureQueriesContext(connection) as ctx:
-        map_nodes_list(viewer, lat=RAW_SENTINEL["lat"], lng=RAW_SENTINEL["lng"], radius_m=RAW_SENTINEL["radius"])
+        map_nodes_json(viewer, lat=RAW_SENTINEL["lat"], lng=RAW_SENTINEL["lng"], radius_m=RAW_SENTINEL["radius"])
     sql = next(q["sql"] for q in ctx.captured_queries if "geo_locationfix" in q["sql"])
     for k, v in RAW_SENTINEL.items():
         if repr(v) not in sql:
@@ -672,6 +698,14 @@ def raw_sql_for(template: str, lat: float, lng: float, radius: float) -> str:
         .replace(repr(RAW_SENTINEL["lng"]), repr(float(lng)))
         .replace(repr(RAW_SENTINEL["radius"]), repr(float(radius)))
     )
+
+
+def _raw_fetch(conn, sql: str) -> list:
+    """Rows of the captured map nodes SQL (several statements in one string: the rows set is the one with rows)."""
+    cur = conn.execute(sql)
+    while cur.description is None and cur.nextset():
+        pass
+    return cur.fetchall()
 
 
 def query_points(kind: str, n: int, rng: random.Random) -> list[tuple[float, float]]:
@@ -767,18 +801,18 @@ def scenario_radius(cfg: dict, args) -> dict:
         server.wait_ready()
         sampler = Sampler(server.pid)
         rng = random.Random(7)
-        with psycopg.connect(conninfo(db_url), autocommit=True) as raw_conn:
+        with psycopg.connect(conninfo(db_url), autocommit=True, cursor_factory=psycopg.ClientCursor) as raw_conn:
             for kind in ("dense", "sparse"):
                 for radius in (500, 2000):
                     points = query_points(kind, cfg["radius_seq"], rng)
                     # warm both paths on other points, then measure
                     for lat, lng in query_points(kind, 5, rng):
-                        raw_conn.execute(raw_sql_for(template, lat, lng, radius)).fetchall()
+                        _raw_fetch(raw_conn, raw_sql_for(template, lat, lng, radius))
                     asyncio.run(_api_sequential(server.url, tokens, query_points(kind, 5, rng), radius))
                     raw_s, rows = [], []
                     for lat, lng in points:
                         t0 = time.perf_counter()
-                        fetched = raw_conn.execute(raw_sql_for(template, lat, lng, radius)).fetchall()
+                        fetched = _raw_fetch(raw_conn, raw_sql_for(template, lat, lng, radius))
                         raw_s.append(time.perf_counter() - t0)
                         rows.append(len(fetched))
                     api_s, statuses, counts = asyncio.run(_api_sequential(server.url, tokens, points, radius))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,7 +11,7 @@ from accounts.selectors import roles_validate
 from core.errors import NotFound
 
 from . import services
-from .selectors import map_nodes_list, nearby_filter_apply, nearby_users_list, viewer_context_get
+from .selectors import map_nodes_json, nearby_filter_apply, nearby_users_list, viewer_context_get
 from .serializers import (
     AreaQuerySerializer,
     LocationFixInputSerializer,
@@ -71,8 +72,9 @@ class MapNodesView(APIView):
         role = _role_param(v.get("role"))
         viewer = viewer_context_get(request.user)
         radius = v.get("radius") or viewer.search_radius_m
-        nodes = map_nodes_list(viewer, lat=v["lat"], lng=v["lng"], radius_m=radius, role=role)
-        return Response({"count": len(nodes), "results": nodes})
+        count, items = map_nodes_json(viewer, lat=v["lat"], lng=v["lng"], radius_m=radius, role=role)
+        # PostgreSQL wrote the items' JSON (geo.selectors.map_nodes_json); only the envelope is added here.
+        return HttpResponse(f'{{"count":{count},"results":{items}}}', content_type="application/json")
 
 
 class NearbyUsersView(APIView):

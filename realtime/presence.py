@@ -133,9 +133,11 @@ def presence_online_ids(user_ids) -> set:
     r = get_redis()
     if _online_script is None:
         _online_script = r.register_script(_ONLINE_LUA)
+    live_prefix, away_prefix = _key(""), _away_key("")  # the keys of every user differ only in the id
     keys = []
     for uid in user_ids:
-        keys += [_key(uid), _away_key(uid)]
+        uid = str(uid)
+        keys += [live_prefix + uid, away_prefix + uid]
     flags = _online_script(keys=keys, args=[time.time() - settings.PRESENCE_TTL_S], client=r)
     return {uid for uid, flag in zip(user_ids, flags, strict=True) if flag}
 
