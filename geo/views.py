@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import connection
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
@@ -11,6 +12,7 @@ from accounts.selectors import roles_validate
 from core.errors import NotFound
 
 from . import services
+from .ingest import thread_fix_batcher_get
 from .selectors import map_nodes_json, nearby_filter_apply, nearby_users_list, viewer_context_get
 from .serializers import (
     AreaQuerySerializer,
@@ -27,14 +29,19 @@ class LocationView(APIView):
 
     Body ``{lat, lng, timestamp?, accuracy_m?, speed_mps?, heading_deg?}``
     (WGS84 degrees; ISO 8601 or epoch ms; metres; m/s; degrees). 200
-    ``{"stored", "status", "recorded_at", "received_at"}``; 400 bad input,
-    429 over ``THROTTLE_LOCATION``.
+    ``{"stored", "status", "recorded_at", "received_at"}`` once the fix is
+    committed (written together with the other requests' fixes of the
+    moment: one statement per batch); 400 bad input, 429 over
+    ``THROTTLE_LOCATION``.
     """
 
     @extend_schema(request=LocationFixInputSerializer, responses=LocationFixResultSerializer)
     def post(self, request):
         fix = location_fix_parse(request.data)
-        return Response(services.location_record(user=request.user, fix=fix).as_dict())
+        if connection.in_atomic_block:  # a caller's transaction: never commit other requests' fixes inside it
+            return Response(services.location_record(user=request.user, fix=fix).as_dict())
+        # Group commit with the other requests of this process (geo.ingest.ThreadFixBatcher).
+        return Response(thread_fix_batcher_get().record(request.user.pk, fix).as_dict())
 
     @extend_schema(request=LocationFixInputSerializer, responses=LocationFixResultSerializer)
     def put(self, request):
