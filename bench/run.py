@@ -1312,7 +1312,7 @@ WRK_DONE = """
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format('{"requests": %d, "duration_us": %d, "p50_us": %d, "p90_us": %d, "p95_us": %d, '
-    .. '"p99_us": %d, "max_us": %d, "socket_errors": %d, "non_2xx": %d}\n',
+    .. '"p99_us": %d, "max_us": %d, "socket_errors": %d, "non_2xx": %d}\\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
     latency:percentile(95), latency:percentile(99), latency.max,
     e.connect + e.read + e.write + e.timeout, e.status))
@@ -1330,7 +1330,15 @@ def _wrk(url: str, path: str, script: str, connections: int, duration_s: float) 
         f.write(script + WRK_DONE)
         lua = f.name
     try:
-        cmd = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{duration_s}s", "-s", lua, url + path]
+        cmd = [
+            "wrk",
+            f"-t{min(2, connections)}",
+            f"-c{connections}",
+            f"-d{max(1, round(duration_s))}s",
+            "-s",
+            lua,
+            url + path,
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=duration_s + 60, check=True)  # noqa: S603
     finally:
         os.unlink(lua)
