@@ -6,6 +6,7 @@ Run with ``uvicorn config.asgi:application --lifespan on``.
 """
 
 import asyncio
+import gc
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +46,23 @@ router = ProtocolTypeRouter(
 )
 
 
+def gc_tune() -> None:
+    """Freeze the objects of startup out of the collector and apply ``GC_THRESHOLD`` (server processes only).
+
+    ``gc.freeze()`` after a full collection moves everything imported and
+    built at startup (Django, URL patterns, the app registry: ~125 000
+    objects) to a permanent generation that collections never traverse;
+    a larger generation-0 threshold keeps short-lived frames and change
+    dicts from being promoted and triggering full collections. Measured in
+    the 1 000-socket city (docs/bench.md, fifth pass).
+    """
+    if len(settings.GC_THRESHOLD) != 3:
+        return
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*settings.GC_THRESHOLD)
+
+
 async def application(scope, receive, send):
     """Route ``lifespan`` here (start/stop the map ticker), everything else to Channels."""
     if scope["type"] != "lifespan":
@@ -53,6 +71,7 @@ async def application(scope, receive, send):
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            gc_tune()
             # Socket handlers run ORM/Redis calls on the loop's default executor
             # (realtime.publish.run_sync); size it so I/O waits overlap.
             asyncio.get_running_loop().set_default_executor(

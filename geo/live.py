@@ -94,17 +94,21 @@ class MapFanout:
     def deliver(self, payload: dict) -> int:
         """Hand each change of one tick to the subscriptions of its tiles; returns the offers made.
 
-        Changes are grouped per tile first, so each subscription gets one
-        call per tile it watches (``offer_many``), in the tick's order.
+        Changes are grouped per tile first; then each subscription, in turn,
+        gets one call per tile it watches (``offer_many``), in the tick's
+        order, so it has its whole tick before the next one starts.
         """
         return sum(self._offer_steps(payload))
 
     async def deliver_async(self, payload: dict) -> int:
         """:meth:`deliver` on the event loop, letting other sockets' frames through every ``YIELD_EVERY_OFFERS``.
 
-        While it runs, :attr:`delivering` is true; afterwards every
-        :data:`AFTER_DELIVERY` callback runs once (``geo.realtime`` writes
-        the outboxes then, so a socket gets one ``map:changes`` per tick).
+        While it runs, :attr:`delivering` is true. At every yield and at the
+        end, every :data:`AFTER_DELIVERY` callback runs (``geo.realtime``
+        writes the outboxes then): the subscriptions handled so far have
+        their whole tick, so a socket still gets one ``map:changes`` per tick,
+        and the first viewers do not wait for the last ones to be judged
+        (city of 1 000: delivery p50 98 -> see docs/bench.md, fifth pass).
         """
         self.delivering = True
         offers = budget = 0
@@ -114,6 +118,8 @@ class MapFanout:
                 budget += count
                 if budget >= YIELD_EVERY_OFFERS:
                     budget = 0
+                    for callback in AFTER_DELIVERY:
+                        callback()
                     await asyncio.sleep(0)  # acks and other frames wait at most one slice
         finally:
             self.delivering = False
@@ -122,6 +128,7 @@ class MapFanout:
         return offers
 
     def _offer_steps(self, payload: dict):
+        """Yield the offers made to each subscription, one subscription (all its tiles) per step."""
         seq, published_at = payload.get("seq"), payload.get("published_at")
         by_tile: dict[str, list[dict]] = {}
         tiles = self.tiles
@@ -131,10 +138,19 @@ class MapFanout:
             for group in change.get("tiles", ()):
                 if group in tiles:
                     by_tile.setdefault(group, []).append(change)
-        for group, changes in by_tile.items():
+        done: set[int] = set()
+        for group in by_tile:
             for sub in tuple(tiles.get(group, ())):
-                sub.offer_many(changes)
-                yield len(changes)
+                if id(sub) in done:
+                    continue
+                done.add(id(sub))
+                count = 0
+                for watched in sub.groups:
+                    changes = by_tile.get(watched)
+                    if changes:
+                        sub.offer_many(changes)
+                        count += len(changes)
+                yield count
 
     async def _listen(self, ready: asyncio.Event) -> None:
         while True:

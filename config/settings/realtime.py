@@ -31,3 +31,9 @@ REALTIME_STREAM_RETENTION_S = env.int("REALTIME_STREAM_RETENTION_S", default=24 
 REALTIME_STREAM_MAXLEN = env.int("REALTIME_STREAM_MAXLEN", default=1000)
 # Threads per server process running HTTP requests (Django's WSGI handler behind a2wsgi, config.asgi).
 HTTP_THREADS = env.int("HTTP_THREADS", default=16)
+# Python's garbage collector in server processes (config.asgi, at lifespan startup): the objects
+# of startup are frozen out of collections, and generation 0 is collected every GC_THRESHOLD[0]
+# allocations instead of 700. With the defaults, full collections over 1 000 sockets' state paused
+# the event loop 100-250 ms about every 4 s (city p95/p99 delivery; docs/bench.md, fifth pass).
+# Empty: Python's defaults.
+GC_THRESHOLD = [int(x) for x in env.list("GC_THRESHOLD", default=["50000", "20", "10"]) if str(x).strip()]

@@ -678,15 +678,22 @@ async def test_subscribe_when_redis_is_unreachable_errors_and_leaves_nothing(mk,
 
 @pytest.mark.asyncio
 async def test_a_tick_handed_out_in_slices_still_gives_one_map_changes_frame_per_socket(monkeypatch):
-    """``deliver_async`` yields to the loop between slices; nothing is written before the tick is all out."""
+    """``deliver_async`` yields between slices, one subscription (all its tiles) at a time.
+
+    A subscription handled in an early slice is written before the tick is
+    all out (its viewer does not wait for the others to be judged), yet every
+    socket still gets its whole tick in one ``map:changes``.
+    """
     import geo.live
 
-    monkeypatch.setattr(geo.live, "YIELD_EVERY_OFFERS", 1)  # yield after every (subscription, tile)
+    monkeypatch.setattr(geo.live, "YIELD_EVERY_OFFERS", 1)  # yield after every subscription
     fanout = geo.live.map_fanout_get()  # the loop's own: its ``delivering`` is what the outboxes look at
-    consumer, single = FakeConsumer(), FakeConsumer()
+    consumer, single, third = FakeConsumer(), FakeConsumer(), FakeConsumer()
     batch_sub = subscription(consumer, ["cell.t1", "cell.t2"], batch=True)
     single_sub = subscription(single, ["cell.t1", "cell.t2"])
-    for sub in (batch_sub, single_sub):
+    third_sub = subscription(third, ["cell.t2", "cell.t1"], batch=True)
+    subs = (batch_sub, single_sub, third_sub)
+    for sub in subs:
         for group in sub.groups:
             fanout.tiles.setdefault(group, set()).add(sub)
     a, b, c = (str(uuid.uuid4()) for _ in range(3))
@@ -699,7 +706,8 @@ async def test_a_tick_handed_out_in_slices_still_gives_one_map_changes_frame_per
 
     async def watch():
         while fanout.delivering or not seen_during:
-            seen_during.append(len(consumer.frames) + len(single.frames))
+            if fanout.delivering:
+                seen_during.append(len(consumer.frames) + len(single.frames) + len(third.frames))
             await asyncio.sleep(0)
 
     watcher = asyncio.ensure_future(watch())
@@ -707,12 +715,14 @@ async def test_a_tick_handed_out_in_slices_still_gives_one_map_changes_frame_per
     await watcher
     for _ in range(20):
         await asyncio.sleep(0)
-    assert offers == 8  # 2 subscriptions x (2 changes on t1 + 2 on t2)
-    assert len(seen_during) > 2 and max(seen_during) == 0  # the loop ran between slices; nothing was written
-    assert [f["event"] for f in consumer.frames] == ["map:changes"]
-    assert {item["user_id"] for item in consumer.frames[0]["data"]["locations"]} == {a, b, c}
+    assert offers == 12  # 3 subscriptions x (2 changes on t1 + 2 on t2)
+    assert len(seen_during) >= 2  # the loop ran between slices
+    assert seen_during[0] == 0 and max(seen_during) > 0  # early subscriptions were written during the tick
+    for batch_consumer in (consumer, third):
+        assert [f["event"] for f in batch_consumer.frames] == ["map:changes"]
+        assert {item["user_id"] for item in batch_consumer.frames[0]["data"]["locations"]} == {a, b, c}
     assert sorted(f["data"]["user_id"] for f in single.frames) == sorted([a, b, c])
     assert fanout.delivering is False
-    for sub in (batch_sub, single_sub):
+    for sub in subs:
         for group in sub.groups:
             fanout.tiles.get(group, set()).discard(sub)
