@@ -414,6 +414,27 @@ class Walker:
 # --------------------------------------------------------------------------- measurement
 
 
+def ticks_slowest(by_tick: dict[float, list[float]], n: int = 3) -> list[dict]:
+    """The ``n`` ticks with the latest median delivery: ``{"published_at", "items", "p50_ms", "max_ms"}``.
+
+    Tells a tail made by a few slow ticks (a pause of the server or the
+    load generator) from one spread over every tick.
+    """
+    rows = []
+    for published_at, delays in by_tick.items():
+        ordered = sorted(delays)
+        rows.append(
+            {
+                "published_at": round(published_at, 3),
+                "items": len(ordered),
+                "p50_ms": round(ordered[len(ordered) // 2] * 1000, 1),
+                "max_ms": round(ordered[-1] * 1000, 1),
+            }
+        )
+    rows.sort(key=lambda row: row["p50_ms"], reverse=True)
+    return rows[:n]
+
+
 def percentiles_ms(values_s: list[float]) -> dict:
     """``{n, p50, p95, p99, max, mean}`` in milliseconds of durations given in seconds (nearest rank)."""
     if not values_s:
@@ -456,6 +477,8 @@ class CityMetrics:
     events: Counter = field(default_factory=Counter)
     snapshot_items: int = 0
     delivery_s: list[float] = field(default_factory=list)
+    #: published_at (epoch s) -> delivery latencies (s) of that tick's items
+    delivery_by_tick: dict[float, list[float]] = field(default_factory=dict)
     fix_age_s: list[float] = field(default_factory=list)
     errors: Counter = field(default_factory=Counter)
     violations: Counter = field(default_factory=Counter)
@@ -512,6 +535,7 @@ class CityMetrics:
             published_at = data.get("published_at")
             if isinstance(published_at, (int, float)):
                 self.delivery_s.append(received_at - published_at)
+                self.delivery_by_tick.setdefault(published_at, []).append(received_at - published_at)
             lat, lng = data.get("lat"), data.get("lng")
             if isinstance(lat, (int, float)) and isinstance(lng, (int, float)):
                 age = self.fix_age(target, lat, lng, received_at)
@@ -638,6 +662,7 @@ class CityReport:
                 "viewers_with_user_location": sum(1 for v in m.seen.values() if v),
             },
             "delivery_ms": percentiles_ms(m.delivery_s),
+            "slowest_ticks": ticks_slowest(m.delivery_by_tick),
             "fix_age_ms": percentiles_ms(m.fix_age_s),
             "errors": {k: v for k, v in m.errors.items() if not k.startswith("_")},
             "privacy": {
@@ -1055,6 +1080,9 @@ def summary_table(report: dict) -> str:
     for name, key in (("delivery latency ms", "delivery_ms"), ("fix age at viewer ms", "fix_age_ms")):
         d = report[key]
         rows.append((name, f"p50 {_fmt(d['p50'])}  p95 {_fmt(d['p95'])}  p99 {_fmt(d['p99'])}  max {_fmt(d['max'])}"))
+        if key == "delivery_ms" and report.get("slowest_ticks"):
+            slow = ", ".join(f"{t['p50_ms']} ms ({t['items']} items)" for t in report["slowest_ticks"])
+            rows.append(("slowest ticks (p50)", slow))
     rows += [
         ("errors", report["errors"] or 0),
         ("PRIVACY VIOLATIONS", f"{p['violations']} {p['by_reason'] or ''}"),

@@ -87,6 +87,8 @@ async def test_simulated_city_keeps_privacy_and_delivers(start_servers):
         assert expected, "every simulated viewer should see somebody"
         assert m.seen[viewer] == expected, (viewer, m.seen[viewer], expected)
     assert report["delivery_ms"]["n"] > 0 and report["fix_age_ms"]["n"] > 0
+    slowest = report["slowest_ticks"]
+    assert 1 <= len(slowest) <= 3 and sum(t["items"] for t in slowest) <= report["delivery_ms"]["n"]
     # the rule really was exercised: "hidden" and "shy" were withheld from someone
     names = dict(zip(PEOPLE, ids, strict=True))
     assert names["hidden"] not in set().union(*m.seen.values())
@@ -94,6 +96,16 @@ async def test_simulated_city_keeps_privacy_and_delivers(start_servers):
     assert names["shy"] in m.seen[names["driver"]]
     assert names["picky"] not in m.seen[names["blocker"]] and names["blocker"] not in m.seen[names["picky"]]
     assert m.seen[names["picky"]] == {names["driver"]}
+
+
+def test_slowest_ticks_rank_ticks_by_median_delivery():
+    by_tick = {100.0: [0.01, 0.02, 0.03], 102.0: [0.3, 0.4, 0.5, 0.6], 104.0: [0.05], 106.0: [0.02, 0.2]}
+    rows = simulation.ticks_slowest(by_tick, n=2)
+    assert rows == [
+        {"published_at": 102.0, "items": 4, "p50_ms": 500.0, "max_ms": 600.0},
+        {"published_at": 106.0, "items": 2, "p50_ms": 200.0, "max_ms": 200.0},
+    ]
+    assert simulation.ticks_slowest({}) == []
 
 
 def _book() -> simulation.PrivacyBook:
