@@ -48,6 +48,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import math
 import os
@@ -948,7 +949,14 @@ async def _ingest_sockets(url: str, tokens, duration_s: float, base_points) -> d
 
     probe = asyncio.ensure_future(lag_probe())
     cpu0 = time.process_time()
-    unanswered = await asyncio.gather(*(one(ws, i) for ws, i in live))
+    gc.collect()
+    gc.freeze()
+    gc.disable()  # no collector pauses in the load generator while it measures (bounded run)
+    try:
+        unanswered = await asyncio.gather(*(one(ws, i) for ws, i in live))
+    finally:
+        gc.enable()
+        gc.unfreeze()
     client_cpu_pct = round(100 * (time.process_time() - cpu0) / max(1e-9, time.monotonic() - t_start), 1)
     probe.cancel()
     with contextlib.suppress(BaseException):
