@@ -28,6 +28,7 @@ from django.conf import settings
 from core.errors import error_body, error_for_exception
 
 from . import presence, stream
+from .heartbeat import heartbeat_get
 from .publish import run_sync, user_group
 from .registry import CONNECT_HOOKS, DISCONNECT_HOOKS, HANDLERS, MESSAGE_HANDLERS
 from .rooms import ROOM_KINDS
@@ -108,6 +109,7 @@ class RendezvousConsumer(AsyncWebsocketConsumer):
         self.pending_offsets: dict[str, str] = {}
         self.epoch: str | None = None
         self._tasks = []
+        self._expiry: asyncio.TimerHandle | None = None
         self._first_socket = count == 1
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
         since = self.scope.get("sync_since")
@@ -118,9 +120,12 @@ class RendezvousConsumer(AsyncWebsocketConsumer):
             except Exception:
                 logger.exception("stream attach failed")
         await self.accept(subprotocol=self.scope.get("ws_subprotocol"))
-        self._tasks.append(asyncio.ensure_future(self._presence_heartbeat()))
+        # One heartbeat task per process and a timer per socket, not two tasks per socket (idle memory).
+        heartbeat_get().add(self.channel_name, user.pk)
         if self.token_exp is not None:
-            self._tasks.append(asyncio.ensure_future(self._close_at_expiry(self.token_exp)))
+            loop = asyncio.get_running_loop()
+            delay = max(0.0, self.token_exp - time.time())
+            self._expiry = loop.call_at(loop.time() + delay, self._token_expired_soon)
         try:
             if since:
                 await self.sync_from(since)
@@ -138,6 +143,9 @@ class RendezvousConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code):
         if self.user is None:
             return
+        heartbeat_get().remove(self.channel_name)
+        if self._expiry is not None:
+            self._expiry.cancel()
         for task in self._tasks:
             task.cancel()
         # Platform hooks (presence offline to this socket's rooms) run before the rooms are left.
@@ -151,18 +159,9 @@ class RendezvousConsumer(AsyncWebsocketConsumer):
         self.rooms.clear()
         await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
 
-    async def _presence_heartbeat(self):
-        interval = max(1.0, settings.PRESENCE_TTL_S / 3)
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await run_sync(presence.presence_touch)(self.user.pk, self.channel_name)
-            except Exception:
-                logger.exception("presence heartbeat failed")
-
-    async def _close_at_expiry(self, exp: float):
-        await asyncio.sleep(max(0.0, exp - time.time()))
-        await self.close_token_expired()
+    def _token_expired_soon(self) -> None:
+        """The access token's ``exp`` passed (a loop timer): close the socket with 4401."""
+        self._tasks.append(asyncio.ensure_future(self.close_token_expired()))
 
     async def close_token_expired(self):
         """Tell the client its access token expired and close with 4401."""

@@ -81,6 +81,25 @@ def presence_touch(user_id, channel_name: str) -> None:
     pipe.execute()
 
 
+def presence_touch_many(entries, chunk: int = 1000) -> None:
+    """Mark many sockets alive now: ``entries`` are ``(user_id, channel_name)``; one pipeline per ``chunk``.
+
+    The heartbeat of all the sockets of a process (``realtime.heartbeat``).
+    """
+    r = get_redis()
+    now = time.time()
+    ttl = settings.PRESENCE_TTL_S * 2
+    live_prefix = _key("")
+    entries = list(entries)
+    for start in range(0, len(entries), chunk):
+        pipe = r.pipeline(transaction=False)
+        for user_id, channel_name in entries[start : start + chunk]:
+            k = live_prefix + str(user_id)
+            pipe.zadd(k, {channel_name: now})
+            pipe.expire(k, ttl)
+        pipe.execute()
+
+
 def presence_leave(user_id, channel_name: str) -> int:
     """Forget socket ``channel_name`` of ``user_id`` (disconnect); returns the live sockets left.
 
