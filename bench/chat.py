@@ -102,6 +102,9 @@ async def run_load(url: str, rooms, interval_s: float, duration_s: float) -> dic
             return None
 
     flat = [(conv, uid, tok) for conv, members in rooms for uid, tok in members]
+    # Rooms and users are reused across runs, and a repeated client_msg_id is answered with the
+    # stored message and broadcast to nobody: every run's ids must be new.
+    run_tag = secrets.token_hex(4)
     t_open = time.monotonic()
     conns = await asyncio.gather(*(open_one(tok) for _, _, tok in flat))
     open_s = time.monotonic() - t_open
@@ -144,7 +147,7 @@ async def run_load(url: str, rooms, interval_s: float, duration_s: float) -> dic
         n = 0
         while time.monotonic() < t_end:
             n += 1
-            cid = f"b{i}-{n}"
+            cid = f"b{run_tag}-{i}-{n}"  # unique per run: sending is idempotent on client_msg_id
             now = time.monotonic()
             sent[cid] = (now, flat[i][0])
             pending_acks[(i, cid)] = now
