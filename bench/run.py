@@ -792,19 +792,24 @@ async def _api_concurrent(url, tokens, points, radius, concurrency, duration_s) 
     }
 
 
-def scenario_radius(cfg: dict, args) -> dict:
-    """Radius queries over the seeded population: API (sequential, concurrent) and raw PostGIS."""
-    import psycopg
-    from django.conf import settings
-
-    db_url = os.environ["DATABASE_URL"]
-    seed_info = population_seed(
+def _radius_population(db_url: str, cfg: dict) -> dict:
+    """The radius population (1M users, or 20 000 with ``--quick``), seeded once and reused."""
+    return population_seed(
         db_url,
         n_users=cfg["radius_users"],
         dense_share=cfg["radius_dense_share"],
         n_viewers=cfg["radius_viewers"],
         city=False,
     )
+
+
+def scenario_radius(cfg: dict, args) -> dict:
+    """Radius queries over the seeded population: API (sequential, concurrent) and raw PostGIS."""
+    import psycopg
+    from django.conf import settings
+
+    db_url = os.environ["DATABASE_URL"]
+    seed_info = _radius_population(db_url, cfg)
     # the four cases take about two minutes: fixes at most TTL - 180 s old stay fresh throughout
     refresh = fixes_refresh(db_url, max_age_s=max(0.0, settings.LOCATION_TTL_S - 180))
     redis_wipe()
@@ -1439,13 +1444,7 @@ def scenario_rest(cfg: dict, args) -> dict:
     if not shutil.which("wrk"):
         return {"error": "wrk is not installed (apt-get install wrk)"}
     db_url = os.environ["DATABASE_URL"]
-    seed_info = population_seed(
-        db_url,
-        n_users=cfg["radius_users"],
-        dense_share=cfg["radius_dense_share"],
-        n_viewers=cfg["radius_viewers"],
-        city=False,
-    )
+    seed_info = _radius_population(db_url, cfg)
     rng = random.Random(11)
     viewers = [t for _, t in tokens_for("viewer", cfg["radius_viewers"])]
     fixers = [t for _, t in tokens_for("b", cfg["rest_fix_users"])]

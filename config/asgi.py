@@ -56,7 +56,7 @@ def gc_tune() -> None:
     dicts from being promoted and triggering full collections. Measured in
     the 1 000-socket city (docs/bench.md, fifth pass).
     """
-    if len(settings.GC_THRESHOLD) != 3:
+    if not settings.GC_THRESHOLD:  # empty: Python's collector as it comes (validated in settings)
         return
     gc.collect()
     gc.freeze()

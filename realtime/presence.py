@@ -72,13 +72,8 @@ def presence_connect(user_id, channel_name: str, *, max_sockets: int) -> int:
 
 
 def presence_touch(user_id, channel_name: str) -> None:
-    """Mark socket ``channel_name`` of ``user_id`` alive now (heartbeat)."""
-    r = get_redis()
-    k = _key(user_id)
-    pipe = r.pipeline()
-    pipe.zadd(k, {channel_name: time.time()})
-    pipe.expire(k, settings.PRESENCE_TTL_S * 2)
-    pipe.execute()
+    """Mark socket ``channel_name`` of ``user_id`` alive now: :func:`presence_touch_many` of one."""
+    presence_touch_many([(user_id, channel_name)])
 
 
 def presence_touch_many(entries, chunk: int = 1000) -> None:

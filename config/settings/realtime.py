@@ -1,5 +1,7 @@
 """Realtime settings: the channel layer, socket limits, presence, the reconnect stream."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from .base import REDIS_KEY_PREFIX, REDIS_MAX_CONNECTIONS, REDIS_URL, env
 
 # RedisPubSubChannelLayer: measured 4-6x faster group delivery than RedisChannelLayer
@@ -37,3 +39,5 @@ HTTP_THREADS = env.int("HTTP_THREADS", default=16)
 # the event loop 100-250 ms about every 4 s (city p95/p99 delivery; docs/bench.md, fifth pass).
 # Empty: Python's defaults.
 GC_THRESHOLD = [int(x) for x in env.list("GC_THRESHOLD", default=["50000", "20", "10"]) if str(x).strip()]
+if len(GC_THRESHOLD) not in (0, 3):
+    raise ImproperlyConfigured(f"GC_THRESHOLD takes three integers (gen0,gen1,gen2) or nothing, not {GC_THRESHOLD}")

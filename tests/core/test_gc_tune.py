@@ -57,3 +57,15 @@ def test_lifespan_startup_tunes_the_collector(settings, gc_restored):
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert gc.get_threshold() == (30000, 20, 10)
     assert gc.get_freeze_count() > 0
+
+
+def test_a_malformed_threshold_is_refused_at_startup():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "GC_THRESHOLD": "1000,5", "DJANGO_SETTINGS_MODULE": "config.settings"}
+    code = "import django; django.setup()"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "GC_THRESHOLD takes three integers" in done.stderr

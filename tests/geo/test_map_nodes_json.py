@@ -138,3 +138,24 @@ def test_bitmap_scans_stay_off_only_for_the_map_query(make_user, fetch):
         with connection.cursor() as cursor:
             cursor.execute("SHOW enable_bitmapscan")
             assert cursor.fetchone()[0] == "on"
+
+
+@pytest.mark.parametrize(
+    ("lat", "lng", "target"),
+    [
+        (90.0, 0.0, (89.9995, 120.0)),  # the pole: every longitude is near
+        (-90.0, 180.0, (-89.9995, -60.0)),
+        (0.0, 180.0, (0.0, -179.9995)),  # across the antimeridian
+        (0.0, -180.0, (0.0, 179.9995)),
+    ],
+)
+def test_hostile_coordinates_answer_valid_json_and_find_the_neighbour(make_user, place, client_for, lat, lng, target):
+    viewer = make_user(sharing=True)
+    neighbour = make_user(sharing=True)
+    place(neighbour, *target)
+    response = client_for(viewer).get("/api/map_nodes", {"lat": lat, "lng": lng, "radius": 2000})
+    assert response.status_code == 200
+    body = json.loads(response.content)
+    assert [item["user_id"] for item in body["results"]] == [str(neighbour.pk)]
+    expected = _drf(map_nodes_list(viewer_context_get(viewer), lat=lat, lng=lng, radius_m=2000))
+    _same(body["results"], expected)

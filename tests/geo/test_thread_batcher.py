@@ -178,3 +178,43 @@ def test_rest_post_goes_through_the_process_batcher(make_user, client_for, spy):
     assert thread_fix_batcher_get()._writing is False
     fix = LocationFix.objects.get(user=user)
     assert (round(fix.location.y, 6), round(fix.location.x, 6)) == (60.2, 24.9)
+
+
+def test_rest_bad_input_and_rate_limit_through_the_batcher(make_user, client_for, spy, settings):
+    """Outside a transaction (the server's case): 400 before any batch, 429 from the batch, the row untouched."""
+    settings.THROTTLE_LOCATION = "2/min"
+    user = make_user(sharing=True)
+    client = client_for(user)
+    bad = client.post("/api/location", {"lat": 91, "lng": 24.9}, format="json")
+    assert bad.status_code == 400 and set(bad.json()["error"]["fields"]) == {"lat"}
+    assert spy.sizes == []  # refused before the batcher
+    for lat in (60.1, 60.2):
+        assert client.post("/api/location", {"lat": lat, "lng": 24.9}, format="json").status_code == 200
+    over = client.post("/api/location", {"lat": 60.3, "lng": 24.9}, format="json")
+    assert over.status_code == 429 and over.json()["error"]["code"] == "rate_limited"
+    assert round(LocationFix.objects.get(user=user).location.y, 6) == 60.2
+    assert thread_fix_batcher_get()._writing is False
+
+
+def test_parallel_rest_requests_of_one_user_never_exceed_the_budget(make_user, settings):
+    """A race of parallel requests through the batcher: the location budget is counted atomically."""
+    from rest_framework.test import APIClient
+
+    from tests.conftest import access_token
+
+    settings.THROTTLE_LOCATION = "5/min"
+    settings.THROTTLE_USER = "1000/min"
+    user = make_user(sharing=True)
+    token = access_token(user)
+
+    def post(i):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        try:
+            return client.post("/api/location", _fix(i), format="json").status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(12) as pool:
+        codes = list(pool.map(post, range(20)))
+    assert codes.count(200) == 5 and codes.count(429) == 15
